@@ -1,0 +1,44 @@
+import Dispatch
+import COpenBLAS
+
+/// Work split over the machine's cores without oversubscribing: OpenBLAS runs single-threaded
+/// and vidformer's own loops hand each core one contiguous slice.
+public enum Parallel {
+    /// Workers used by `forEachChunk`; set once at start-up (`--threads`).
+    nonisolated(unsafe) public static var workers: Int = defaultWorkers()
+
+    public static func defaultWorkers() -> Int {
+        max(1, sysconf_processors())
+    }
+
+    /// Call once before numeric work: OpenBLAS's own threads would fight ours.
+    public static func configureBLAS() {
+        openblas_set_num_threads(1)
+    }
+
+    /// Runs `body(range)` over `workers` disjoint slices of `0..<count` (inline when small).
+    /// `minimumPerWorker` keeps tiny loops on the calling thread.
+    @inlinable
+    public static func forEachChunk(_ count: Int, minimumPerWorker: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let parts = min(workers, max(1, count / max(1, minimumPerWorker)))
+        if parts <= 1 { body(0..<count); return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = count * p / parts, hi = count * (p + 1) / parts
+                if lo < hi { body(lo..<hi) }
+            }
+        }
+    }
+}
+
+@usableFromInline func sysconf_processors() -> Int {
+    #if canImport(Glibc)
+    return Int(Glibc.sysconf(Int32(Glibc._SC_NPROCESSORS_ONLN)))
+    #else
+    return 2
+    #endif
+}
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,136 @@
+import CFFmpeg
+import Foundation
+
+/// Where frames come from and how libavformat should read them.
+public struct InputSpec: Sendable, Equatable {
+    /// A path, `-` for standard input, or any URL libavformat opens.
+    public var location: String
+    /// Forces a demuxer (`rawvideo`, `matroska`, …); nil lets libavformat probe.
+    public var format: String?
+    /// Demuxer options handed to libavformat as they are (`video_size`, `pixel_format`, `framerate`).
+    public var options: [String: String]
+    /// Seconds without a single byte of input before reading gives up (stdin that never sends).
+    public var idleTimeout: Double?
+
+    public init(_ location: String, format: String? = nil, options: [String: String] = [:], idleTimeout: Double? = nil) {
+        self.location = location
+        self.format = format
+        self.options = options
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The name used in messages: `<stdin>` for `-`.
+    public var displayName: String { location == "-" ? "<stdin>" : location }
+    var url: String { location == "-" ? "pipe:0" : location }
+}
+
+/// Lets a reader be abandoned: libavformat polls this between blocking reads.
+final class InterruptState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var deadline: Double = .infinity
+    private var cancelled = false
+    let idleTimeout: Double?
+    private(set) var timedOut = false
+
+    init(idleTimeout: Double?) { self.idleTimeout = idleTimeout; touch() }
+
+    /// Restarts the idle clock; called whenever data arrives.
+    func touch() {
+        guard let idle = idleTimeout else { return }
+        lock.lock(); deadline = Self.now() + idle; lock.unlock()
+    }
+    func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+
+    func shouldInterrupt() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if cancelled { return true }
+        if Self.now() > deadline { timedOut = true; return true }
+        return false
+    }
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}
+
+/// Owns an opened `AVFormatContext`.
+final class MediaInput {
+    let context: UnsafeMutablePointer<AVFormatContext>
+    let interrupt: InterruptState
+    let spec: InputSpec
+
+    init(_ spec: InputSpec) throws {
+        vf_quiet_logs()
+        self.spec = spec
+        interrupt = InterruptState(idleTimeout: spec.idleTimeout)
+        guard let allocated = avformat_alloc_context() else {
+            throw FFmpegError(.open, message: "\(spec.displayName): out of memory")
+        }
+        allocated.pointee.interrupt_callback.callback = { opaque in
+            guard let opaque else { return 0 }
+            return Unmanaged<InterruptState>.fromOpaque(opaque).takeUnretainedValue().shouldInterrupt() ? 1 : 0
+        }
+        allocated.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(interrupt).toOpaque()
+
+        var inputFormat: UnsafePointer<AVInputFormat>? = nil
+        if let name = spec.format {
+            inputFormat = av_find_input_format(name)
+            if inputFormat == nil {
+                avformat_free_context(allocated)
+                throw FFmpegError(.open, message: "\(spec.displayName): unknown input format '\(name)'")
+            }
+        }
+        var options: OpaquePointer? = nil
+        for (key, value) in spec.options.sorted(by: { $0.key < $1.key }) { av_dict_set(&options, key, value, 0) }
+        defer { av_dict_free(&options) }
+
+        var ctx: UnsafeMutablePointer<AVFormatContext>? = allocated
+        let code = avformat_open_input(&ctx, spec.url, inputFormat, &options)
+        // On failure avformat_open_input frees the context and sets ctx to nil.
+        guard code >= 0, let opened = ctx else {
+            throw FFmpegError(interrupt.timedOut ? .timeout : .open, code: code,
+                              message: "\(spec.displayName): \(Self.describeOpenFailure(code, interrupt))")
+        }
+        context = opened
+        let info = avformat_find_stream_info(opened, nil)
+        if info < 0 {
+            var c: UnsafeMutablePointer<AVFormatContext>? = opened
+            avformat_close_input(&c)
+            throw FFmpegError(interrupt.timedOut ? .timeout : .open, code: info,
+                              message: "\(spec.displayName): cannot read stream information: \(Self.describeOpenFailure(info, interrupt))")
+        }
+    }
+
+    deinit {
+        var c: UnsafeMutablePointer<AVFormatContext>? = context
+        avformat_close_input(&c)
+    }
+
+    private static func describeOpenFailure(_ code: Int32, _ interrupt: InterruptState) -> String {
+        if interrupt.timedOut { return "no data within \(interrupt.idleTimeout ?? 0) s" }
+        if code == AVCode.invalidData { return "not a video file libavformat can read (\(FFmpegError.text(code)))" }
+        return FFmpegError.text(code)
+    }
+
+    var streamCount: Int { Int(context.pointee.nb_streams) }
+    func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> { context.pointee.streams[index]! }
+
+    /// The stream FFmpeg considers best among video streams, or the one asked for.
+    func videoStreamIndex(requested: Int?) throws -> Int {
+        if let requested {
+            guard requested >= 0, requested < streamCount else {
+                throw FFmpegError(.noVideoStream, message: "\(spec.displayName): no stream \(requested) (the file has \(streamCount))")
+            }
+            guard stream(requested).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else {
+                throw FFmpegError(.noVideoStream, message: "\(spec.displayName): stream \(requested) is not a video stream")
+            }
+            return requested
+        }
+        let best = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard best >= 0 else {
+            throw FFmpegError(.noVideoStream, code: best, message: "\(spec.displayName): no video stream")
+        }
+        return Int(best)
+    }
+}

@@ -1,0 +1,51 @@
+/// Cuts a sampled RGB frame into square patches and flattens each into a token.
+///
+/// Order (fixed; models depend on it): patches row by row (top-left patch first, then to the
+/// right), and inside a patch pixels row by row, each pixel R, G, B. A byte `b` becomes
+/// `b / 127.5 - 1`, so black is -1 and full white is 1.
+public struct PatchTokenizer: Sendable, Codable, Equatable {
+    public let patch: Int
+    public let frameWidth: Int, frameHeight: Int
+
+    public init(patch: Int, frameWidth: Int, frameHeight: Int) {
+        precondition(patch > 0 && frameWidth % patch == 0 && frameHeight % patch == 0,
+                     "frame \(frameWidth)x\(frameHeight) is not a whole number of \(patch)-pixel patches")
+        self.patch = patch
+        self.frameWidth = frameWidth
+        self.frameHeight = frameHeight
+    }
+
+    public var patchesAcross: Int { frameWidth / patch }
+    public var patchesDown: Int { frameHeight / patch }
+    public var tokensPerFrame: Int { patchesAcross * patchesDown }
+    public var tokenWidth: Int { patch * patch * 3 }
+
+    /// Appends `tokensPerFrame * tokenWidth` floats for `rgb` (frameHeight rows of frameWidth RGB pixels).
+    public func append(_ rgb: [UInt8], to tokens: inout [Float]) {
+        precondition(rgb.count == frameWidth * frameHeight * 3, "frame is not \(frameWidth)x\(frameHeight) RGB")
+        let start = tokens.count
+        tokens.append(contentsOf: repeatElement(0, count: tokensPerFrame * tokenWidth))
+        let p = patch, w = frameWidth, across = patchesAcross, width = tokenWidth
+        rgb.withUnsafeBufferPointer { src in
+            tokens.withUnsafeMutableBufferPointer { dst in
+                var out = dst.baseAddress! + start
+                for py in 0..<patchesDown {
+                    for px in 0..<across {
+                        for y in 0..<p {
+                            let row = src.baseAddress! + ((py * p + y) * w + px * p) * 3
+                            for i in 0..<(p * 3) { out[y * p * 3 + i] = Float(row[i]) * (1 / 127.5) - 1 }
+                        }
+                        out += width
+                    }
+                }
+            }
+        }
+    }
+
+    public func tokens(_ rgb: [UInt8]) -> [Float] {
+        var t: [Float] = []
+        t.reserveCapacity(tokensPerFrame * tokenWidth)
+        append(rgb, to: &t)
+        return t
+    }
+}

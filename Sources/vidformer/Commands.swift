@@ -1,0 +1,71 @@
+import Foundation
+import Vidformer
+import VideoIO
+
+/// Options shared by every command that reads a video.
+enum InputOptions {
+    static let specs: [OptionSpec] = [
+        .option("stream", "<index>", "Video stream to read.", default: "FFmpeg's best video stream"),
+        .option("input-format", "<name>", "Force a libavformat demuxer (rawvideo, matroska, mpegts, …).", default: "probe"),
+        .option("video-size", "<WxH>", "Frame size of raw input (handed to libavformat)."),
+        .option("pixel-format", "<name>", "Pixel format of raw input (handed to libavformat)."),
+        .option("framerate", "<rate>", "Frame rate of raw input (handed to libavformat)."),
+        .option("stdin-timeout", "<seconds>", "Give up when standard input sends nothing for this long.", default: "30"),
+    ]
+
+    static func inputSpec(_ location: String, _ p: ParsedArguments) throws -> InputSpec {
+        var options: [String: String] = [:]
+        for key in ["video-size", "pixel-format", "framerate"] {
+            if let v = p.string(key) { options[key.replacingOccurrences(of: "-", with: "_")] = v }
+        }
+        let timeout = try p.double("stdin-timeout") ?? 30
+        guard timeout > 0 else { throw CLIError.usage("--stdin-timeout must be positive", command: p.command) }
+        return InputSpec(location, format: p.string("input-format"), options: options,
+                         idleTimeout: location == "-" ? timeout : nil)
+    }
+}
+
+/// Whether a file descriptor is a terminal (decides default formats and progress bars).
+func isTerminal(_ fd: Int32) -> Bool { isatty(fd) != 0 }
+
+func writeStdout(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+enum Commands {
+    static let probe = CommandSpec(
+        name: "probe",
+        abstract: "Show streams, duration, frame rate, codec and what would be sampled.",
+        arguments: [ArgumentSpec(name: "input", help: "A video file, - for standard input, or a URL libavformat opens.")],
+        options: InputOptions.specs + [
+            .option("fps", "<rate>", "Sampling rate to estimate frames and tokens for.", default: "4"),
+            .option("size", "<WxH>", "Model frame size.", default: "64x64"),
+            .option("patch", "<pixels>", "Patch size.", default: "16"),
+            .option("format", "<format>", "Output format.", default: "text on a terminal, json otherwise", allowed: ["text", "json"]),
+        ],
+        run: { p in
+            let spec = try InputOptions.inputSpec(p.positionals[0], p)
+            let fps = try p.double("fps") ?? 4
+            guard fps > 0 else { throw CLIError.usage("--fps must be positive", command: "probe") }
+            let (w, h) = try parseSize(p.string("size") ?? "64x64", command: "probe")
+            let patch = try p.int("patch") ?? 16
+            guard patch > 0, w % patch == 0, h % patch == 0 else {
+                throw CLIError.usage("--patch \(patch) must divide the frame size \(w)x\(h)", command: "probe")
+            }
+            let command = ProbeCommand(spec: spec, stream: try p.int("stream"), fps: fps,
+                                       tokenizer: PatchTokenizer(patch: patch, frameWidth: w, frameHeight: h))
+            let report: ProbeReport
+            do { report = try command.run() } catch let e as FFmpegError { throw CLIError.failure(e.message) }
+            let format = p.string("format") ?? (isTerminal(1) ? "text" : "json")
+            writeStdout(format == "json" ? try command.json(report) : command.text(report))
+            return 0
+        })
+
+    static func parseSize(_ text: String, command: String) throws -> (Int, Int) {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0, w <= 4096, h <= 4096 else {
+            throw CLIError.usage("size must look like 64x64, got '\(text)'", command: command)
+        }
+        return (w, h)
+    }
+}
