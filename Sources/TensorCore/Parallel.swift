@@ -30,6 +30,27 @@ public enum Parallel {
             }
         }
     }
+
+    /// Like `forEachChunk`, also passing the slice's index (0..<parts) so each worker can own
+    /// private scratch; returns the number of parts used.
+    @discardableResult
+    public static func forEachPart(_ count: Int, minimumPerWorker: Int = 1, _ body: (Int, Range<Int>) -> Void) -> Int {
+        guard count > 0 else { return 0 }
+        let parts = min(workers, max(1, count / max(1, minimumPerWorker)))
+        if parts <= 1 { body(0, 0..<count); return 1 }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = count * p / parts, hi = count * (p + 1) / parts
+                if lo < hi { body(p, lo..<hi) }
+            }
+        }
+        return parts
+    }
+
+    /// How many parts `forEachPart` will use for `count` items.
+    public static func partCount(_ count: Int, minimumPerWorker: Int = 1) -> Int {
+        count <= 0 ? 0 : min(workers, max(1, count / max(1, minimumPerWorker)))
+    }
 }
 
 @usableFromInline func sysconf_processors() -> Int {

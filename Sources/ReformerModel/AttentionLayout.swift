@@ -1,0 +1,135 @@
+import TensorCore
+
+/// The order in which one head's tokens are attended: for each round, positions sorted by
+/// bucket (then position), padded with empty slots (-1) to a whole number of chunks.
+///
+/// Items are addressed by *slot*: `round * paddedLength + rank`. `order[slot]` is the original
+/// position (or -1), `slot(round, position)` the inverse; gathers in one direction are gathers by
+/// the inverse in the other, so no scatter is ever needed.
+public struct AttentionLayout: Sendable {
+    public let length: Int
+    public let rounds: Int
+    /// Keys are grouped in chunks of this many slots.
+    public let chunk: Int
+    /// Queries are processed this many slots at a time (`chunk` is a multiple of it).
+    public let queryBlock: Int
+    public let paddedLength: Int
+    /// Chunk offsets each chunk takes its keys from (sorted ascending).
+    public let neighbours: [Int]
+    /// Offsets outside the sequence wrap around (LSH) or are dropped (local).
+    public let wraps: Bool
+    public private(set) var order: [Int32]
+    public private(set) var slots: [Int32]
+
+    public var slotCount: Int { rounds * paddedLength }
+    public var chunkCount: Int { slotCount / chunk }
+    @inlinable public func slot(round: Int, position: Int) -> Int { Int(slots[round * length + position]) }
+
+    /// The layout an attention kind uses; `buckets` (`rounds x length`, LSH only) must be given
+    /// when hashing is in use.
+    public static func make(config: AttentionConfig, length: Int, buckets: UnsafePointer<Int32>?) -> AttentionLayout {
+        let c = config.chunk
+        if config.usesHashing(length: length) {
+            let nb = config.bucketCount(length: length)
+            let padded = (length + c - 1) / c * c
+            return AttentionLayout(length: length, rounds: config.rounds, chunk: c, queryBlock: c, padded: padded,
+                                   neighbours: [-1, 0], wraps: true, buckets: buckets!, bucketCount: nb)
+        }
+        if config.kind == .local {
+            let padded = (length + c - 1) / c * c
+            return AttentionLayout(length: length, rounds: 1, chunk: c, queryBlock: c, padded: padded,
+                                   neighbours: config.causal ? [-1, 0] : [-1, 0, 1], wraps: false, buckets: nil, bucketCount: 0)
+        }
+        // Exact attention: one chunk holding everything, queries in blocks of at most 64.
+        let block = min(64, max(1, length))
+        let padded = (length + block - 1) / block * block
+        return AttentionLayout(length: length, rounds: 1, chunk: max(padded, 1), queryBlock: block, padded: padded,
+                               neighbours: [0], wraps: false, buckets: nil, bucketCount: 0)
+    }
+
+    init(length: Int, rounds: Int, chunk: Int, queryBlock: Int, padded: Int, neighbours: [Int], wraps: Bool,
+         buckets: UnsafePointer<Int32>?, bucketCount: Int) {
+        self.length = length
+        self.rounds = rounds
+        self.chunk = chunk
+        self.queryBlock = queryBlock
+        self.paddedLength = padded
+        self.neighbours = neighbours
+        self.wraps = wraps
+        order = [Int32](repeating: -1, count: rounds * padded)
+        slots = [Int32](repeating: 0, count: rounds * length)
+        guard let buckets else {
+            for t in 0..<length { order[t] = Int32(t); slots[t] = Int32(t) }
+            return
+        }
+        // Counting sort per round: O(L + nb), stable, so ties keep position order.
+        var counts = [Int](repeating: 0, count: bucketCount + 1)
+        for r in 0..<rounds {
+            for i in counts.indices { counts[i] = 0 }
+            let b = buckets + r * length
+            for t in 0..<length { counts[Int(b[t]) + 1] += 1 }
+            for i in 1..<counts.count { counts[i] += counts[i - 1] }
+            for t in 0..<length {
+                let rank = counts[Int(b[t])]
+                counts[Int(b[t])] += 1
+                let slot = r * padded + rank
+                order[slot] = Int32(t)
+                slots[r * length + t] = Int32(slot)
+            }
+        }
+    }
+
+    /// Slot ranges (start slot of each key chunk) that a query block reads its keys from.
+    @inlinable
+    public func keyChunks(forBlock block: Int) -> [Int] {
+        let chunkIndex = block * queryBlock / chunk
+        var result: [Int] = []
+        for o in neighbours {
+            var j = chunkIndex + o
+            if j < 0 || j >= chunkCount {
+                guard wraps else { continue }
+                j = (j % chunkCount + chunkCount) % chunkCount
+            }
+            if !result.contains(j) { result.append(j) }
+        }
+        return result
+    }
+}
+
+/// Angular LSH: `bucket = argmax(concat(x·R, −x·R))` with seeded Gaussian rotations.
+public enum LSHHashing {
+    /// Buckets for one head: `qk` is `[length, width]`; returns `rounds x length` ids in `0..<bucketCount`.
+    public static func buckets(_ qk: UnsafePointer<Float>, length: Int, width: Int, rounds: Int,
+                               bucketCount: Int, seed: UInt64) -> [Int32] {
+        let half = bucketCount / 2
+        var generator = SeededGenerator(seed: seed)
+        let rotations = Tensor(randomNormal: [width, rounds * half], std: 1, generator: &generator)
+        var projected = [Float](repeating: 0, count: length * rounds * half)
+        var result = [Int32](repeating: 0, count: rounds * length)
+        rotations.withUnsafeBufferPointer { rp in
+            projected.withUnsafeMutableBufferPointer { pp in
+                BLAS.gemm(qk, rp.baseAddress!, pp.baseAddress!, m: length, n: rounds * half, k: width)
+            }
+        }
+        projected.withUnsafeBufferPointer { pp in
+            result.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let (p, o) = (pp.baseAddress!, out.baseAddress!)
+                Parallel.forEachChunk(length, minimumPerWorker: 1024) { range in
+                    for t in range {
+                        for r in 0..<rounds {
+                            let row = p + t * rounds * half + r * half
+                            var maxIndex = 0, minIndex = 0
+                            for j in 1..<max(1, half) {
+                                if row[j] > row[maxIndex] { maxIndex = j }
+                                if row[j] < row[minIndex] { minIndex = j }
+                            }
+                            // concat(x, -x): the first half wins ties (argmax takes the first maximum).
+                            o[r * length + t] = Int32(row[maxIndex] >= -row[minIndex] ? maxIndex : half + minIndex)
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

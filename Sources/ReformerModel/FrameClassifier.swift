@@ -1,0 +1,114 @@
+import TensorCore
+
+/// Everything that fixes a video model's shapes.
+public struct ClassifierConfig: Codable, Sendable, Equatable {
+    /// Floats per token (`patch * patch * 3`).
+    public var tokenWidth: Int
+    /// Tokens per sampled frame.
+    public var tokensPerFrame: Int
+    public var labels: [String]
+    public var network: NetworkConfig
+
+    public init(tokenWidth: Int, tokensPerFrame: Int, labels: [String], network: NetworkConfig) {
+        self.tokenWidth = tokenWidth
+        self.tokensPerFrame = tokensPerFrame
+        self.labels = labels
+        self.network = network
+    }
+}
+
+/// Output of the video model for one token sequence.
+public struct ClassifierOutput {
+    /// `[frames, labels]`.
+    public var frameLogits: Tensor
+    /// `[labels]`, from the mean over frames.
+    public var videoLogits: Tensor
+}
+
+/// Patch tokens → linear embedding + axial positions → Reformer → per-frame mean over patch
+/// tokens → frame logits; the mean over frames → video logits.
+public final class FrameClassifier: ParameterContainer {
+    public let config: ClassifierConfig
+    public let embed: Linear
+    public let positions: AxialPositions
+    public let network: ReformerNetwork
+    public let frameHead: Linear, videoHead: Linear
+
+    public init(config: ClassifierConfig) {
+        self.config = config
+        var g = SeededGenerator(seed: config.network.seed)
+        let d = config.network.width
+        embed = Linear("embed", config.tokenWidth, d, generator: &g)
+        positions = AxialPositions("positions", patches: config.tokensPerFrame, width: d, generator: &g)
+        network = ReformerNetwork("blocks", config: config.network, generator: &g)
+        frameHead = Linear("head.frame", d, config.labels.count, generator: &g)
+        videoHead = Linear("head.video", d, config.labels.count, generator: &g)
+    }
+
+    public var parameters: [Parameter] {
+        embed.parameters + positions.parameters + network.parameters + frameHead.parameters + videoHead.parameters
+    }
+
+    /// What the backward needs.
+    public struct Trace {
+        var tokens: Tensor
+        var network: NetworkTrace
+        var pooled: Tensor
+        var videoPooled: Tensor
+    }
+
+    /// `tokens`: `[frames * tokensPerFrame, tokenWidth]`, frame-major.
+    /// `reuse` holds earlier bucket ids fixed (gradient checks).
+    public func forward(_ tokens: Tensor, firstFrame: Int = 0, hashSeed: UInt64 = 0, trace: Bool = false,
+                        reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
+        let p = config.tokensPerFrame, d = config.network.width
+        precondition(tokens.rows % p == 0 && tokens.columns == config.tokenWidth, "token buffer does not hold whole frames")
+        let frames = tokens.rows / p
+        var x = embed(tokens)
+        positions.add(to: &x, firstFrame: firstFrame)
+        let (h, netTrace) = network.forward(x, hashSeed: hashSeed, trace: trace, reuse: reuse)
+        var pooled = Tensor(zeros: [frames, d])
+        h.withUnsafeBufferPointer { hb in
+            pooled.withUnsafeMutableBufferPointer { pb in
+                let scale = 1 / Float(p)
+                for f in 0..<frames {
+                    for q in 0..<p { for j in 0..<d { pb[f * d + j] += hb[(f * p + q) * d + j] * scale } }
+                }
+            }
+        }
+        var videoPooled = Tensor(zeros: [1, d])
+        pooled.withUnsafeBufferPointer { pb in
+            videoPooled.withUnsafeMutableBufferPointer { vb in
+                for f in 0..<frames { for j in 0..<d { vb[j] += pb[f * d + j] / Float(max(frames, 1)) } }
+            }
+        }
+        let output = ClassifierOutput(frameLogits: frameHead(pooled), videoLogits: videoHead(videoPooled).reshaped([config.labels.count]))
+        let t = trace ? Trace(tokens: tokens, network: netTrace!, pooled: pooled, videoPooled: videoPooled) : nil
+        return (output, t)
+    }
+
+    /// Accumulates parameter gradients for `dFrameLogits` (`[frames, labels]`) and `dVideoLogits`.
+    public func backward(dFrameLogits: Tensor, dVideoLogits: Tensor?, trace: Trace) {
+        let p = config.tokensPerFrame, d = config.network.width
+        let frames = trace.pooled.rows
+        var dPooled = frameHead.backward(trace.pooled, dy: dFrameLogits)
+        if let dVideoLogits {
+            let dv = videoHead.backward(trace.videoPooled, dy: dVideoLogits.reshaped([1, config.labels.count]))
+            dPooled.withUnsafeMutableBufferPointer { dp in
+                for f in 0..<frames { for j in 0..<d { dp[f * d + j] += dv[j] / Float(max(frames, 1)) } }
+            }
+        }
+        var dh = Tensor(zeros: [frames * p, d])
+        dPooled.withUnsafeBufferPointer { dp in
+            dh.withUnsafeMutableBufferPointer { hb in
+                let scale = 1 / Float(p)
+                for f in 0..<frames { for q in 0..<p { for j in 0..<d { hb[(f * p + q) * d + j] = dp[f * d + j] * scale } } }
+            }
+        }
+        let dx = network.backward(dh, trace: trace.network)
+        positions.backward(dx)
+        trace.tokens.withUnsafeBufferPointer { t in
+            dx.withUnsafeBufferPointer { g in embed.backward(t.baseAddress!, dy: g.baseAddress!, rows: t.count / config.tokenWidth, dx: nil) }
+        }
+    }
+}

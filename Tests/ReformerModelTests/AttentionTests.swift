@@ -1,0 +1,164 @@
+import Testing
+@testable import ReformerModel
+import TensorCore
+import _TestSupport
+
+/// A random attention problem: layer, input, and an upstream gradient for `loss = Σ y·G`.
+struct AttentionCase: CustomStringConvertible {
+    var config: AttentionConfig
+    var length: Int
+    var width = 12
+    var description: String { "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal) L=\(length)" }
+}
+
+func makeLayer(_ c: AttentionCase, seed: UInt64 = 7) -> (SelfAttention, Tensor, Tensor) {
+    var g = SeededGenerator(seed: seed)
+    let layer = SelfAttention("attn", width: c.width, config: c.config, seed: 99, generator: &g)
+    // Larger weights than the default init so attention is sharp and every path matters.
+    for p in layer.parameters { p.value = Tensor(randomNormal: p.value.shape, std: 0.6, generator: &g) }
+    let x = Tensor(randomNormal: [c.length, c.width], std: 1, generator: &g)
+    let upstream = Tensor(randomNormal: [c.length, c.width], std: 1, generator: &g)
+    return (layer, x, upstream)
+}
+
+let attentionCases: [AttentionCase] = [
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 1, chunk: 4, buckets: 4), length: 16),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 4, chunk: 4, buckets: 4), length: 16),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 1, chunk: 4, buckets: 4, causal: true), length: 16),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 4, chunk: 4, buckets: 6, causal: true), length: 13),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 1, headWidth: 6, rounds: 2, chunk: 5, buckets: nil), length: 23),
+    AttentionCase(config: AttentionConfig(kind: .local, heads: 2, headWidth: 4, chunk: 4), length: 15),
+    AttentionCase(config: AttentionConfig(kind: .local, heads: 2, headWidth: 4, chunk: 4, causal: true), length: 15),
+    AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4), length: 9),
+    AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4, causal: true), length: 70),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 64), length: 11),
+]
+
+@Suite struct AttentionTests {
+    @Test(arguments: attentionCases)
+    func forwardMatchesTheDoubleReference(c: AttentionCase) {
+        let (layer, x, _) = makeLayer(c)
+        let (y, cache) = layer.forward(x, hashSeed: 3)
+        let want = Reference.attention(x: x.doubles, wqk: layer.wqk.weight.value.doubles, wv: layer.wv.weight.value.doubles,
+                                       wo: layer.wo.weight.value.doubles, width: c.width, length: c.length,
+                                       config: c.config, buckets: cache.buckets)
+        let err = relativeNormError(y.doubles, want)
+        #expect(err < 1e-5, "\(c): relative error \(err)")
+    }
+
+    /// The analytic Float gradients against central differences of the Double reference
+    /// (buckets held fixed, as the backward holds them): tolerance 1e-3 in relative norm,
+    /// far above Float rounding (~1e-6 here) and far below any real mistake (O(1)).
+    @Test(arguments: attentionCases)
+    func backwardMatchesFiniteDifferencesOfTheReference(c: AttentionCase) {
+        let (layer, x, upstream) = makeLayer(c)
+        let (_, cache) = layer.forward(x, hashSeed: 3)
+        layer.zeroGrads()
+        let (dx, _) = layer.backward(x, dy: upstream, cache: cache)
+        let G = upstream.doubles
+        let wqk = layer.wqk.weight.value.doubles, wv = layer.wv.weight.value.doubles, wo = layer.wo.weight.value.doubles
+        let xd = x.doubles
+        func loss(_ x: [Double], _ a: [Double], _ b: [Double], _ o: [Double]) -> Double {
+            let y = Reference.attention(x: x, wqk: a, wv: b, wo: o, width: c.width, length: c.length, config: c.config, buckets: cache.buckets)
+            return zip(y, G).map(*).reduce(0, +)
+        }
+        let eps = 1e-5
+        // Every input coordinate, and a fixed random third of each weight matrix.
+        var pick = SeededGenerator(seed: 1)
+        func some(_ n: Int) -> [Int] { (0..<n).filter { _ in pick.next() % 3 == 0 } }
+        let gx = numericGradient(xd, eps: eps) { loss($0, wqk, wv, wo) }
+        #expect(relativeNormError(dx.doubles, gx) < 1e-3, "\(c) dx: \(relativeNormError(dx.doubles, gx))")
+        func check(_ name: String, _ analytic: Tensor, _ values: [Double], _ f: ([Double]) -> Double) {
+            let idx = some(values.count)
+            let numeric = numericGradient(values, eps: eps, indices: idx, f)
+            let a = idx.map { Double(analytic.scalars[$0]) }, n = idx.map { numeric[$0] }
+            let err = relativeNormError(a, n)
+            #expect(err < 1e-3, "\(c) \(name): \(err)")
+        }
+        check("dWqk", layer.wqk.weight.grad, wqk) { loss(xd, $0, wv, wo) }
+        check("dWv", layer.wv.weight.grad, wv) { loss(xd, wqk, $0, wo) }
+        check("dWo", layer.wo.weight.grad, wo) { loss(xd, wqk, wv, $0) }
+    }
+
+    @Test func bucketOrderEqualsAReferenceStableSort() {
+        var g = SeededGenerator(seed: 11)
+        for trial in 0..<100 {
+            let length = [1, 2, 7, 64, 100, 333][trial % 6]
+            let rounds = 1 + trial % 3
+            let nb = [2, 4, 8, 16][trial % 4]
+            let buckets = (0..<(rounds * length)).map { _ in Int32(g.next() % UInt64(nb)) }
+            let config = AttentionConfig(kind: .lsh, heads: 1, headWidth: 4, rounds: rounds, chunk: 4, buckets: nb)
+            let layout = buckets.withUnsafeBufferPointer { b in
+                AttentionLayout(length: length, rounds: rounds, chunk: 4, queryBlock: 4, padded: (length + 3) / 4 * 4,
+                                neighbours: [-1, 0], wraps: true, buckets: b.baseAddress!, bucketCount: config.bucketCount(length: length))
+            }
+            for r in 0..<rounds {
+                let b = Array(buckets[(r * length)..<((r + 1) * length)])
+                let want = (0..<length).sorted { (b[$0], $0) < (b[$1], $1) }
+                let got = (0..<length).map { Int(layout.order[r * layout.paddedLength + $0]) }
+                #expect(got == want, "trial \(trial)")
+                for t in 0..<length { #expect(Int(layout.order[layout.slot(round: r, position: t)]) == t) }
+            }
+        }
+    }
+
+    @Test func oneRoundWithChunkCoveringTheSequenceEqualsFullAttention() {
+        var g = SeededGenerator(seed: 5)
+        for length in [1, 2, 7, 30] {
+            let width = 4
+            let qk = Tensor(randomNormal: [length, width], std: 1, generator: &g)
+            let v = Tensor(randomNormal: [length, width], std: 1, generator: &g)
+            var khat = qk
+            khat.withUnsafeMutableBufferPointer { k in
+                for t in 0..<length {
+                    var s: Float = 0
+                    for c in 0..<width { s += k[t * width + c] * k[t * width + c] }
+                    for c in 0..<width { k[t * width + c] /= (s + 1e-12).squareRoot() }
+                }
+            }
+            let buckets = (0..<length).map { _ in Int32(g.next() % 4) }
+            let chunk = 32
+            let hashed = buckets.withUnsafeBufferPointer { b in
+                AttentionLayout(length: length, rounds: 1, chunk: chunk, queryBlock: chunk, padded: chunk,
+                                neighbours: [-1, 0], wraps: true, buckets: b.baseAddress!, bucketCount: 4)
+            }
+            let full = AttentionLayout.make(config: AttentionConfig(kind: .full), length: length, buckets: nil)
+            func run(_ layout: AttentionLayout) -> [Float] {
+                var out = [Float](repeating: 0, count: layout.slotCount * width)
+                var lse = [Float](repeating: 0, count: layout.slotCount)
+                qk.withUnsafeBufferPointer { q in khat.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { vv in
+                    ChunkedAttention.forward(layout: layout, width: width, causal: false, qk: q.baseAddress!, khat: k.baseAddress!,
+                                             v: vv.baseAddress!, out: &out, lse: &lse)
+                } } }
+                var unsorted = [Float](repeating: 0, count: length * width)
+                for t in 0..<length { for c in 0..<width { unsorted[t * width + c] = out[layout.slot(round: 0, position: t) * width + c] } }
+                return unsorted
+            }
+            let a = run(hashed), b = run(full)
+            #expect(relativeNormError(a.map(Double.init), b.map(Double.init)) < 1e-6, "L=\(length)")
+        }
+    }
+
+    @Test func sameSeedSameOutputBitForBit() {
+        let c = AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 8, rounds: 2, chunk: 8), length: 200, width: 16)
+        let (layer, x, _) = makeLayer(c)
+        let (a, ca) = layer.forward(x, hashSeed: 42)
+        let (b, cb) = layer.forward(x, hashSeed: 42)
+        #expect(a.scalars == b.scalars)
+        #expect(ca.buckets == cb.buckets)
+        let (_, cc) = layer.forward(x, hashSeed: 43)
+        #expect(cc.buckets != ca.buckets, "another seed draws other rotations")
+        let (layer2, _, _) = makeLayer(c)
+        #expect(layer2.forward(x, hashSeed: 42).0.scalars == a.scalars, "a rebuilt layer with the same seeds agrees")
+    }
+
+    @Test func bucketsAreBalancedAndInRange() {
+        let c = AttentionCase(config: AttentionConfig(kind: .lsh, heads: 1, headWidth: 16, rounds: 2, chunk: 16), length: 4096, width: 16)
+        let (layer, x, _) = makeLayer(c)
+        let (_, cache) = layer.forward(x)
+        let nb = c.config.bucketCount(length: c.length)
+        #expect(nb == 512)
+        #expect(cache.buckets.allSatisfy { $0 >= 0 && Int($0) < nb })
+        #expect(Set(cache.buckets).count > nb / 2, "random rotations spread tokens over most buckets")
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import TensorCore
+import _TestSupport
+
+func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transA: Bool, transB: Bool) -> [Double] {
+    var c = [Double](repeating: 0, count: m * n)
+    for i in 0..<m { for j in 0..<n {
+        var s = 0.0
+        for p in 0..<k {
+            let av = transA ? a[p * m + i] : a[i * k + p]
+            let bv = transB ? b[j * k + p] : b[p * n + j]
+            s += Double(av) * Double(bv)
+        }
+        c[i * n + j] = s
+    } }
+    return c
+}
+
+@Suite struct TensorCoreTests {
+    @Test(arguments: [(1, 1, 1), (2, 7, 3), (64, 64, 64), (300, 17, 129), (0, 4, 4), (5, 0, 3)])
+    func gemmMatchesDoubleReference(m: Int, k: Int, n: Int) {
+        var g = SeededGenerator(seed: UInt64(m * 1000 + k * 10 + n))
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = Tensor(randomNormal: [max(1, m * k)], std: 1, generator: &g).scalars
+            let b = Tensor(randomNormal: [max(1, k * n)], std: 1, generator: &g).scalars
+            var c = [Float](repeating: 7, count: max(1, m * n))
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.gemm(ap.baseAddress!, transA: ta, bp.baseAddress!, transB: tb, cp.baseAddress!, m: m, n: n, k: k)
+            } } }
+            let want = referenceMatmul(a, b, m: m, k: k, n: n, transA: ta, transB: tb)
+            let got = Array(c.prefix(m * n)).map(Double.init)
+            #expect(relativeNormError(got, want, floor: 1) < 1e-5, "m=\(m) k=\(k) n=\(n) ta=\(ta) tb=\(tb)")
+        }
+    }
+
+    @Test func gemmAccumulatesWithBeta() {
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]
+        var c: [Float] = [10, 10, 10, 10]
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            BLAS.gemm(ap.baseAddress!, bp.baseAddress!, cp.baseAddress!, m: 2, n: 2, k: 2, alpha: 2, beta: 1)
+        } } }
+        #expect(c == [12, 14, 16, 18])
+    }
+
+    @Test(arguments: [0, 1, 2, 7, 64, 1000])
+    func parallelChunksCoverEveryIndexOnce(count: Int) {
+        var hits = [Int](repeating: 0, count: count)
+        hits.withUnsafeMutableBufferPointer { h in
+            nonisolated(unsafe) let p = h.baseAddress
+            Parallel.forEachChunk(count) { range in for i in range { p![i] += 1 } }
+        }
+        #expect(hits.allSatisfy { $0 == 1 })
+    }
+
+    @Test func seededGeneratorIsReproducibleAndNormal() {
+        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
+        let xs = (0..<20_000).map { _ in a.nextNormal() }
+        #expect(xs == (0..<20_000).map { _ in b.nextNormal() })
+        #expect(xs.prefix(10) != (0..<10).map { _ in c.nextNormal() }[...])
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        let variance = xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(xs.count)
+        #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.03)
+        var u = SeededGenerator(seed: 1)
+        #expect((0..<1000).map { _ in u.nextUniform() }.allSatisfy { $0 >= 0 && $0 < 1 })
+    }
+
+    @Test func softmaxAndLogSumExpMatchDouble() {
+        var g = SeededGenerator(seed: 3)
+        for n in [1, 2, 7, 64] {
+            var x = (0..<n).map { _ in Float(g.nextNormal() * 30) }
+            let xd = x.map(Double.init)
+            let m = xd.max()!
+            let lse = m + log(xd.map { exp($0 - m) }.reduce(0, +))
+            let l1 = x.withUnsafeBufferPointer { Kernels.logSumExp($0.baseAddress!, n) }
+            let l2 = x.withUnsafeMutableBufferPointer { Kernels.softmaxRow($0.baseAddress!, n) }
+            #expect(relativeError(Double(l1), lse, floor: 1) < 1e-6 && relativeError(Double(l2), lse, floor: 1) < 1e-6)
+            #expect(relativeNormError(x.map(Double.init), xd.map { exp($0 - lse) }) < 1e-5)
+        }
+    }
+
+    @Test func crossEntropyGradientMatchesFiniteDifferences() {
+        var g = SeededGenerator(seed: 5)
+        let k = 5, targets = [2, 0, -1, 4]
+        let logits = (0..<(targets.count * k)).map { _ in Float(g.nextNormal()) }
+        let weights: [Float] = [1, 2, 0.5, 1, 3]
+        var grad = [Float](repeating: 0, count: logits.count)
+        _ = logits.withUnsafeBufferPointer { l in grad.withUnsafeMutableBufferPointer { d in
+            Kernels.softmaxCrossEntropy(l.baseAddress!, targets: targets, classes: k, weights: weights, scale: 1, dlogits: d.baseAddress!)
+        } }
+        func loss(_ x: [Double]) -> Double {
+            var total = 0.0
+            for (r, t) in targets.enumerated() where t >= 0 {
+                let row = Array(x[(r * k)..<((r + 1) * k)])
+                let m: Double = row.max()!
+                var s = 0.0
+                for v in row { s += exp(v - m) }
+                let w = Double(weights[t])
+                total += w * (m + log(s) - row[t])
+            }
+            return total
+        }
+        var numeric = [Double](repeating: 0, count: logits.count)
+        var x = logits.map(Double.init)
+        for i in x.indices {
+            let v = x[i]; x[i] = v + 1e-6; let a = loss(x); x[i] = v - 1e-6; let b = loss(x); x[i] = v
+            numeric[i] = (a - b) / 2e-6
+        }
+        #expect(relativeNormError(grad.map(Double.init), numeric) < 1e-5)
+    }
+}
