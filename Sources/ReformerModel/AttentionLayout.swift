@@ -118,13 +118,17 @@ public enum LSHHashing {
                     for t in range {
                         for r in 0..<rounds {
                             let row = p + t * rounds * half + r * half
-                            var maxIndex = 0, minIndex = 0
-                            for j in 1..<max(1, half) {
-                                if row[j] > row[maxIndex] { maxIndex = j }
-                                if row[j] < row[minIndex] { minIndex = j }
+                            // argmax of concat(x, -x), the first maximum on ties: the largest x
+                            // unless the smallest x is more negative than that is positive.
+                            let hi = Kernels.maximum(row, half), lo = Kernels.minimum(row, half)
+                            var bucket = 0
+                            if hi >= -lo {
+                                while row[bucket] != hi { bucket += 1 }
+                            } else {
+                                while row[bucket] != lo { bucket += 1 }
+                                bucket += half
                             }
-                            // concat(x, -x): the first half wins ties (argmax takes the first maximum).
-                            o[r * length + t] = Int32(row[maxIndex] >= -row[minIndex] ? maxIndex : half + minIndex)
+                            o[r * length + t] = Int32(bucket)
                         }
                     }
                 }

@@ -85,13 +85,22 @@ public enum ChunkedAttention {
                             for i in 0..<qb {
                                 let row = s.baseAddress! + i * keys
                                 let pq = qpos[i]
-                                for j in 0..<keys {
-                                    let pk = kpos[j]
-                                    if pk < 0 || (causal && pk > pq) { row[j] -= maskPenalty } else if pk == pq { row[j] -= selfPenalty }
+                                let kp = kpos.baseAddress!
+                                // Branch-free selects so the loop vectorises.
+                                if causal {
+                                    for j in 0..<keys {
+                                        let pk = kp[j]
+                                        row[j] -= (pk < 0 || pk > pq) ? maskPenalty : (pk == pq ? selfPenalty : 0)
+                                    }
+                                } else {
+                                    for j in 0..<keys {
+                                        let pk = kp[j]
+                                        row[j] -= pk < 0 ? maskPenalty : (pk == pq ? selfPenalty : 0)
+                                    }
                                 }
                                 if let lseIn {
                                     let l = lseIn[firstSlot + i]
-                                    for j in 0..<keys { row[j] = expf(row[j] - l) }
+                                    Kernels.expShifted(row, keys, shift: l)
                                 } else {
                                     let l = Kernels.softmaxRow(row, keys)
                                     lseOut![firstSlot + i] = l

@@ -33,7 +33,7 @@ public final class FeedForward: ParameterContainer {
                         let n = min(c, rows - start)
                         norm.forward(x + start * width, rows: n, out: nb.baseAddress!)
                         up.forward(nb.baseAddress!, rows: n, out: hb.baseAddress!)
-                        for i in 0..<(n * hidden) { hb[i] = Kernels.gelu(hb[i]) }
+                        Kernels.gelu(hb.baseAddress!, count: n * hidden)
                         let o = out + start * width
                         if accumulate {
                             down.forward(hb.baseAddress!, rows: n, out: yb.baseAddress!)
@@ -66,13 +66,14 @@ public final class FeedForward: ParameterContainer {
                             let xs = x + start * width, gs = dy + start * width
                             norm.forward(xs, rows: n, out: nb.baseAddress!)
                             up.forward(nb.baseAddress!, rows: n, out: pb.baseAddress!)
-                            for i in 0..<(n * hidden) { ab[i] = Kernels.gelu(pb[i]) }
+                            ab.baseAddress!.update(from: pb.baseAddress!, count: n * hidden)
+                            Kernels.gelu(ab.baseAddress!, count: n * hidden)
                             // dact = dy·W2ᵀ (into `ab` after using it for dW2), then through GELU.
                             down.backward(ab.baseAddress!, dy: gs, rows: n, dx: nil)
                             down.weight.value.withUnsafeBufferPointer { w in
                                 BLAS.gemm(gs, w.baseAddress!, transB: true, ab.baseAddress!, m: n, n: hidden, k: width)
                             }
-                            for i in 0..<(n * hidden) { ab[i] *= Kernels.geluDerivative(pb[i]) }
+                            Kernels.geluBackward(pb.baseAddress!, ab.baseAddress!, count: n * hidden)
                             up.backward(nb.baseAddress!, dy: ab.baseAddress!, rows: n, dx: dnb.baseAddress!)
                             norm.backward(xs, dy: dnb.baseAddress!, rows: n, dx: dx + start * width, accumulate: accumulate)
                             start += n

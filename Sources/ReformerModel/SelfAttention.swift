@@ -223,7 +223,7 @@ struct HeadState {
         var m = -Float.infinity
         for r in 0..<rounds { m = max(m, l[layout.slot(round: r, position: t)]) }
         var s: Float = 0
-        for r in 0..<rounds { let e = expf(l[layout.slot(round: r, position: t)] - m); weights[r] = e; s += e }
+        for r in 0..<rounds { let e = Kernels.exp(l[layout.slot(round: r, position: t)] - m); weights[r] = e; s += e }
         for r in 0..<rounds { weights[r] /= s }
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import Vidformer
+import ReformerModel
+import TensorCore
 import VideoIO
 
 /// Options shared by every command that reads a video.
@@ -68,4 +70,72 @@ enum Commands {
         }
         return (w, h)
     }
+}
+
+extension Commands {
+    static let bench = CommandSpec(
+        name: "bench",
+        abstract: "Measure the Reformer or the frame pipeline on this machine; prints one JSON object.",
+        discussion: """
+        vidformer bench reformer --tokens N   forward (and --backward) time and peak memory of the Reformer
+        vidformer bench decode <input>        decode + scale + tokenise throughput of the frame pipeline
+        """,
+        arguments: [ArgumentSpec(name: "what", help: "reformer or decode."),
+                    ArgumentSpec(name: "input", help: "The video, for decode.", optional: true)],
+        options: [
+            .option("tokens", "<n>", "Sequence length.", default: "4096"),
+            .option("layers", "<n>", "Reversible blocks.", default: "4"),
+            .option("d-model", "<n>", "Model width.", default: "128"),
+            .option("heads", "<n>", "Attention heads.", default: "4"),
+            .option("hashes", "<n>", "LSH rounds.", default: "2"),
+            .option("chunk", "<n>", "Attention chunk length.", default: "64"),
+            .option("d-ff", "<n>", "Feed-forward width.", default: "512"),
+            .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
+            .flag("backward", "Also run the backward pass (a training step without the optimiser)."),
+            .flag("reversible", "Reconstruct block inputs in the backward (default)."),
+            .flag("no-reversible", "Store every block's inputs instead (for comparison)."),
+            .option("runs", "<n>", "Repetitions; the fastest is reported.", default: "1"),
+            .option("threads", "<n>", "Worker threads.", default: "the core count"),
+            .option("fps", "<rate>", "decode: sampling rate.", default: "every frame"),
+            .option("size", "<WxH>", "decode: frame size.", default: "64x64"),
+            .flag("keyframes-only", "decode: key frames only."),
+        ] + InputOptions.specs,
+        run: { p in
+            if let threads = try p.int("threads") {
+                guard threads > 0 else { throw CLIError.usage("--threads must be positive", command: "bench") }
+                Parallel.workers = threads
+            }
+            switch p.positionals[0] {
+            case "reformer":
+                var o = Bench.ReformerOptions()
+                o.tokens = try p.int("tokens") ?? 4096
+                let d = try p.int("d-model") ?? 128, heads = try p.int("heads") ?? 4
+                guard o.tokens > 0, d > 0, heads > 0, d % heads == 0 else {
+                    throw CLIError.usage("--tokens, --d-model and --heads must be positive, with heads dividing d-model", command: "bench")
+                }
+                o.network.width = d
+                o.network.layers = try p.int("layers") ?? 4
+                o.network.hidden = try p.int("d-ff") ?? 512
+                o.network.attention = AttentionConfig(kind: AttentionKind(rawValue: p.string("attention") ?? "lsh")!, heads: heads,
+                                                      headWidth: d / heads, rounds: try p.int("hashes") ?? 2, chunk: try p.int("chunk") ?? 64)
+                o.network.reversible = p.toggle("reversible") ?? true
+                o.backward = p.has("backward")
+                o.runs = try p.int("runs") ?? 1
+                writeStdout(Bench.json(Bench.reformer(o)))
+            case "decode":
+                guard p.positionals.count > 1 else { throw CLIError.usage("bench decode needs an <input>", command: "bench") }
+                var options = FrameSourceOptions()
+                options.fps = try p.double("fps")
+                let (w, h) = try parseSize(p.string("size") ?? "64x64", command: "bench")
+                options.width = w; options.height = h
+                options.keyframesOnly = p.has("keyframes-only")
+                let spec = try InputOptions.inputSpec(p.positionals[1], p)
+                do {
+                    writeStdout(Bench.json(try Bench.decode(spec, options: options, patch: 16)))
+                } catch let e as FFmpegError { throw CLIError.failure(e.message) }
+            default:
+                throw CLIError.usage("bench measures 'reformer' or 'decode', not '\(p.positionals[0])'", command: "bench")
+            }
+            return 0
+        })
 }

@@ -109,3 +109,22 @@ func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transA:
         #expect(relativeNormError(grad.map(Double.init), numeric) < 1e-5)
     }
 }
+
+@Suite struct ExpTests {
+    @Test func fastExpMatchesDoubleAcrossTheRange() {
+        var worst = 0.0
+        var x: Float = -87
+        while x < 88 {
+            let err = relativeError(Double(Kernels.exp(x)), Foundation.exp(Double(x)))
+            worst = max(worst, err)
+            x += 0.0137
+        }
+        #expect(worst < 5e-7, "worst relative error \(worst)")
+        var lanes = SIMD8<Float>(repeating: 0)
+        for i in 0..<8 { lanes[i] = Float(i) * 7.3 - 30 }
+        let v = Kernels.exp(lanes)
+        for i in 0..<8 { #expect(v[i] == Kernels.exp(lanes[i]), "SIMD and scalar agree bit for bit") }
+        #expect(Kernels.exp(-1e9) < 1e-37 && Kernels.exp(-1e9) >= 0)
+        #expect(Kernels.exp(0) == 1)
+    }
+}
