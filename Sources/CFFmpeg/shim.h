@@ -17,6 +17,7 @@ static inline int vf_averror(int e) { return AVERROR(e); }
 static inline int vf_averror_eof(void) { return AVERROR_EOF; }
 static inline int vf_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int vf_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int vf_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t vf_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline int vf_error_buffer_size(void) { return AV_ERROR_MAX_STRING_SIZE; }
 

@@ -97,43 +97,65 @@ public struct AttentionLayout: Sendable {
 }
 
 /// Angular LSH: `bucket = argmax(concat(x·R, −x·R))` with seeded Gaussian rotations.
+///
+/// With many buckets the rotation product would cost `L·nb` per round, quadratic in `L` under
+/// the `nb ∝ L` rule; so above 64 buckets the hash is factorised into two independent angular
+/// hashes with `nb1·nb2 = nb` buckets (`bucket = b1 + nb1·b2`: two tokens share a bucket when
+/// they agree on both), which costs `L·(nb1 + nb2)`.
 public enum LSHHashing {
+    /// The factor sizes for `bucketCount` buckets (the second is 1 when not factorised).
+    public static func factors(_ bucketCount: Int) -> (Int, Int) {
+        guard bucketCount > 64, bucketCount & (bucketCount - 1) == 0 else { return (bucketCount, 1) }
+        var first = 2
+        while first * first < bucketCount { first *= 2 }
+        return (first, bucketCount / first)
+    }
+
     /// Buckets for one head: `qk` is `[length, width]`; returns `rounds x length` ids in `0..<bucketCount`.
     public static func buckets(_ qk: UnsafePointer<Float>, length: Int, width: Int, rounds: Int,
                                bucketCount: Int, seed: UInt64) -> [Int32] {
-        let half = bucketCount / 2
+        let (nb1, nb2) = factors(bucketCount)
         var generator = SeededGenerator(seed: seed)
-        let rotations = Tensor(randomNormal: [width, rounds * half], std: 1, generator: &generator)
-        var projected = [Float](repeating: 0, count: length * rounds * half)
         var result = [Int32](repeating: 0, count: rounds * length)
-        rotations.withUnsafeBufferPointer { rp in
-            projected.withUnsafeMutableBufferPointer { pp in
-                BLAS.gemm(qk, rp.baseAddress!, pp.baseAddress!, m: length, n: rounds * half, k: width)
+        var scale = 1
+        for factor in [nb1, nb2] where factor > 1 {
+            let half = factor / 2
+            let rotations = Tensor(randomNormal: [width, rounds * half], std: 1, generator: &generator)
+            var projected = [Float](repeating: 0, count: length * rounds * half)
+            rotations.withUnsafeBufferPointer { rp in
+                projected.withUnsafeMutableBufferPointer { pp in
+                    BLAS.gemm(qk, rp.baseAddress!, pp.baseAddress!, m: length, n: rounds * half, k: width)
+                }
             }
-        }
-        projected.withUnsafeBufferPointer { pp in
-            result.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let (p, o) = (pp.baseAddress!, out.baseAddress!)
-                Parallel.forEachChunk(length, minimumPerWorker: 1024) { range in
-                    for t in range {
-                        for r in 0..<rounds {
-                            let row = p + t * rounds * half + r * half
-                            // argmax of concat(x, -x), the first maximum on ties: the largest x
-                            // unless the smallest x is more negative than that is positive.
-                            let hi = Kernels.maximum(row, half), lo = Kernels.minimum(row, half)
-                            var bucket = 0
-                            if hi >= -lo {
-                                while row[bucket] != hi { bucket += 1 }
-                            } else {
-                                while row[bucket] != lo { bucket += 1 }
-                                bucket += half
+            let multiplier = Int32(scale)
+            projected.withUnsafeBufferPointer { pp in
+                result.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let (p, o) = (pp.baseAddress!, out.baseAddress!)
+                    Parallel.forEachChunk(length, minimumPerWorker: 1024) { range in
+                        for t in range {
+                            for r in 0..<rounds {
+                                o[r * length + t] += multiplier * Int32(argmaxOfSignedPair(p + t * rounds * half + r * half, half))
                             }
-                            o[r * length + t] = Int32(bucket)
                         }
                     }
                 }
             }
+            scale *= factor
         }
         return result
+    }
+
+    /// argmax of `concat(x, −x)` over `x[0..<half]`, the first maximum on ties: the largest x
+    /// unless the smallest x is more negative than that is positive.
+    @inline(__always)
+    static func argmaxOfSignedPair(_ row: UnsafePointer<Float>, _ half: Int) -> Int {
+        let hi = Kernels.maximum(row, half), lo = Kernels.minimum(row, half)
+        var bucket = 0
+        if hi >= -lo {
+            while row[bucket] != hi { bucket += 1 }
+            return bucket
+        }
+        while row[bucket] != lo { bucket += 1 }
+        return bucket + half
     }
 }

@@ -57,14 +57,29 @@ public final class FrameClassifier: ParameterContainer {
         var videoPooled: Tensor
     }
 
+    /// Token vectors → model width (no positions): `[rows, tokenWidth]` → `[rows, width]`.
+    /// Streaming callers embed frames as they arrive and keep only this (8 KB a frame at width
+    /// 128 with 16 tokens) instead of the raw tokens.
+    public func embedTokens(_ tokens: Tensor) -> Tensor {
+        precondition(tokens.columns == config.tokenWidth, "tokens are \(tokens.columns) wide, the model takes \(config.tokenWidth)")
+        return embed(tokens)
+    }
+
     /// `tokens`: `[frames * tokensPerFrame, tokenWidth]`, frame-major.
     /// `reuse` holds earlier bucket ids fixed (gradient checks).
     public func forward(_ tokens: Tensor, firstFrame: Int = 0, hashSeed: UInt64 = 0, trace: Bool = false,
                         reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
+        precondition(tokens.rows % config.tokensPerFrame == 0 && tokens.columns == config.tokenWidth, "token buffer does not hold whole frames")
+        return forward(embedded: embed(tokens), tokens: trace ? tokens : nil, firstFrame: firstFrame, hashSeed: hashSeed,
+                       trace: trace, reuse: reuse)
+    }
+
+    /// The rest of `forward` from `embedTokens`' output; `tokens` is needed only to train.
+    public func forward(embedded: Tensor, tokens: Tensor? = nil, firstFrame: Int = 0, hashSeed: UInt64 = 0, trace: Bool = false,
+                        reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
         let p = config.tokensPerFrame, d = config.network.width
-        precondition(tokens.rows % p == 0 && tokens.columns == config.tokenWidth, "token buffer does not hold whole frames")
-        let frames = tokens.rows / p
-        var x = embed(tokens)
+        let frames = embedded.rows / p
+        var x = embedded
         positions.add(to: &x, firstFrame: firstFrame)
         let (h, netTrace) = network.forward(x, hashSeed: hashSeed, trace: trace, reuse: reuse)
         var pooled = Tensor(zeros: [frames, d])
@@ -83,7 +98,7 @@ public final class FrameClassifier: ParameterContainer {
             }
         }
         let output = ClassifierOutput(frameLogits: frameHead(pooled), videoLogits: videoHead(videoPooled).reshaped([config.labels.count]))
-        let t = trace ? Trace(tokens: tokens, network: netTrace!, pooled: pooled, videoPooled: videoPooled) : nil
+        let t = trace ? Trace(tokens: tokens!, network: netTrace!, pooled: pooled, videoPooled: videoPooled) : nil
         return (output, t)
     }
 

@@ -128,6 +128,11 @@ public final class FrameSource {
     // MARK: - Decoding loop
 
     private func step() throws {
+        if StopSignal.isRequested && !flushing {
+            stats.readError = stats.readError ?? "interrupted"
+            flushing = true
+            _ = decoder.send(nil)
+        }
         let code = decoder.receive(into: decoded.frame)
         if code >= 0 {
             consecutiveFailures = 0
@@ -154,7 +159,7 @@ public final class FrameSource {
             if code == AVCode.again { continue }
             if code < 0 {
                 if code != AVCode.eof {
-                    stats.readError = input.interrupt.timedOut
+                    stats.readError = StopSignal.isRequested ? "interrupted" : input.interrupt.timedOut
                         ? "no data for \(input.spec.idleTimeout ?? 0) s"
                         : FFmpegError.text(code)
                 }

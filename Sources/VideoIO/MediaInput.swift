@@ -43,7 +43,7 @@ final class InterruptState: @unchecked Sendable {
 
     func shouldInterrupt() -> Bool {
         lock.lock(); defer { lock.unlock() }
-        if cancelled { return true }
+        if cancelled || StopSignal.isRequested { return true }
         if Self.now() > deadline { timedOut = true; return true }
         return false
     }
@@ -54,11 +54,52 @@ final class InterruptState: @unchecked Sendable {
     }
 }
 
+/// Reads standard input through poll(2) with a short timeout, so a reader waiting on a silent
+/// pipe still notices SIGINT/SIGTERM and its idle timeout (a plain blocking read would not).
+final class StandardInputIO {
+    let context: UnsafeMutablePointer<AVIOContext>
+
+    init?(interrupt: InterruptState) {
+        let size = 1 << 16
+        guard let buffer = av_malloc(size) else { return nil }
+        let opaque = Unmanaged.passUnretained(interrupt).toOpaque()
+        guard let ctx = avio_alloc_context(buffer.assumingMemoryBound(to: UInt8.self), Int32(size), 0, opaque, { opaque, buf, size in
+            let state = Unmanaged<InterruptState>.fromOpaque(opaque!).takeUnretainedValue()
+            while true {
+                if state.shouldInterrupt() { return state.timedOut ? vf_averror(ETIMEDOUT) : vf_averror_exit() }
+                var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&fds, 1, 100)
+                if ready < 0 && errno != EINTR { return vf_averror(errno) }
+                if ready <= 0 { continue }
+                let n = read(0, buf, Int(size))
+                if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return vf_averror(errno) }
+                if n == 0 { return vf_averror_eof() }
+                state.touch()
+                return Int32(n)
+            }
+        }, nil, nil) else {
+            var b: UnsafeMutableRawPointer? = buffer
+            av_freep(&b)
+            return nil
+        }
+        ctx.pointee.seekable = 0
+        context = ctx
+    }
+
+    deinit {
+        var buffer: UnsafeMutableRawPointer? = UnsafeMutableRawPointer(context.pointee.buffer)
+        av_freep(&buffer)
+        var c: UnsafeMutablePointer<AVIOContext>? = context
+        avio_context_free(&c)
+    }
+}
+
 /// Owns an opened `AVFormatContext`.
 final class MediaInput {
     let context: UnsafeMutablePointer<AVFormatContext>
     let interrupt: InterruptState
     let spec: InputSpec
+    private let standardInput: StandardInputIO?
 
     init(_ spec: InputSpec) throws {
         vf_quiet_logs()
@@ -72,6 +113,17 @@ final class MediaInput {
             return Unmanaged<InterruptState>.fromOpaque(opaque).takeUnretainedValue().shouldInterrupt() ? 1 : 0
         }
         allocated.pointee.interrupt_callback.opaque = Unmanaged.passUnretained(interrupt).toOpaque()
+        if spec.location == "-" {
+            guard let io = StandardInputIO(interrupt: interrupt) else {
+                avformat_free_context(allocated)
+                throw FFmpegError(.open, message: "<stdin>: out of memory")
+            }
+            standardInput = io
+            allocated.pointee.pb = io.context
+            allocated.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
+        } else {
+            standardInput = nil
+        }
 
         var inputFormat: UnsafePointer<AVInputFormat>? = nil
         if let name = spec.format {

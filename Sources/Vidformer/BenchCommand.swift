@@ -41,7 +41,7 @@ public enum Bench {
             "head_width": a.headWidth, "hashes": a.rounds, "chunk": a.chunk, "d_ff": o.network.hidden,
             "attention": a.kind.rawValue, "reversible": o.network.reversible, "backward": o.backward,
             "threads": Parallel.workers,
-            "seconds": times.min()!, "forward_seconds": forwardTimes.min()!, "runs": times,
+            "seconds": median(times), "min_seconds": times.min()!, "forward_seconds": median(forwardTimes), "runs": times,
             "peak_rss_mb": ResourceUsage.peakRSSMegabytes(), "baseline_rss_mb": baseline,
             "parameters": net.parameterCount,
         ]
@@ -69,6 +69,11 @@ public enum Bench {
             "seconds": seconds, "fps": Double(s.framesDecoded) / max(seconds, 1e-9),
             "peak_rss_mb": ResourceUsage.peakRSSMegabytes(), "checksum": checksum,
         ]
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     public static func json(_ object: [String: Any]) -> String {

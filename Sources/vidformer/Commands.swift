@@ -94,7 +94,7 @@ extension Commands {
             .flag("backward", "Also run the backward pass (a training step without the optimiser)."),
             .flag("reversible", "Reconstruct block inputs in the backward (default)."),
             .flag("no-reversible", "Store every block's inputs instead (for comparison)."),
-            .option("runs", "<n>", "Repetitions; the fastest is reported.", default: "1"),
+            .option("runs", "<n>", "Repetitions; the median is reported as seconds.", default: "1"),
             .option("threads", "<n>", "Worker threads.", default: "the core count"),
             .option("fps", "<rate>", "decode: sampling rate.", default: "every frame"),
             .option("size", "<WxH>", "decode: frame size.", default: "64x64"),

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Where the default model lives, so `classify` works with no `--model` from any directory.
+///
+/// Looked up in order: `$VIDFORMER_MODEL`; `share/vidformer/default-model` beside an installed
+/// binary (`bin/../share/…`); and the repository's `Media/models/default`, found from the
+/// binary's own path (`.build/<config>/vidformer` → the package root).
+public enum DefaultModel {
+    public static func candidates(executable: String = CommandLine.arguments.first ?? "") -> [String] {
+        var list: [String] = []
+        if let env = ProcessInfo.processInfo.environment["VIDFORMER_MODEL"], !env.isEmpty { list.append(env) }
+        let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
+        let bin = exe.deletingLastPathComponent()
+        list.append(bin.deletingLastPathComponent().appendingPathComponent("share/vidformer/default-model").path)
+        // .build/<triple>/<config>/vidformer or .build/<config>/vidformer
+        var dir = bin
+        for _ in 0..<4 {
+            dir = dir.deletingLastPathComponent()
+            let candidate = dir.appendingPathComponent("Media/models/default")
+            list.append(candidate.path)
+        }
+        return list
+    }
+
+    /// The first candidate holding a config, or nil.
+    public static func locate() -> String? {
+        candidates().first { FileManager.default.fileExists(atPath: $0 + "/" + VideoModel.configFile) }
+    }
+}
