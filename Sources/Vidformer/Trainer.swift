@@ -1,0 +1,193 @@
+import Foundation
+import ReformerModel
+import TensorCore
+import VideoIO
+
+/// Settings of `vidformer train`.
+public struct TrainOptions: Sendable {
+    public var epochs = 10
+    public var optimizer = AdamW.Settings()
+    /// Tokens per training step: longer videos are cropped at a random start to fit.
+    public var tokenBudget = 16_384
+    public var seed: UInt64 = 1
+    public var validationFraction = 0.2
+    public var validationDirectory: String?
+    /// Weight classes by inverse square-root frequency.
+    public var balanceClasses = true
+    public init() {}
+}
+
+/// One line of progress or summary for the caller to show.
+public enum TrainEvent {
+    case step(epoch: Int, step: Int, totalSteps: Int, loss: Double, tokensPerSecond: Double, etaSeconds: Double)
+    case epoch(epoch: Int, trainLoss: Double, validation: Metrics?, best: Bool, seconds: Double)
+    case note(String)
+}
+
+public struct TrainError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Trains a `VideoModel` on labelled videos with AdamW, keeps the best checkpoint (by validation
+/// macro F1, or training loss without validation), and can resume exactly where it stopped.
+public final class Trainer {
+    public let model: VideoModel
+    public let options: TrainOptions
+    public let outputDirectory: String
+    let train: [DecodedVideo]
+    let validation: [DecodedVideo]
+    let optimizer: AdamW
+    let classWeights: [Float]
+    var startEpoch = 0
+    var best = -Double.infinity
+
+    static let stateFile = "training-state.json"
+    static let stateWeights = "training-state.safetensors"
+
+    public init(model: VideoModel, train: [DecodedVideo], validation: [DecodedVideo], options: TrainOptions,
+                outputDirectory: String) {
+        self.model = model
+        self.train = train
+        self.validation = validation
+        self.options = options
+        self.outputDirectory = outputDirectory
+        var settings = options.optimizer
+        settings.totalSteps = max(1, options.epochs * Self.stepsPerEpoch(train, model: model, budget: options.tokenBudget))
+        optimizer = AdamW(model.classifier.parameters, settings: settings)
+        let k = model.config.labels.count
+        var counts = [Double](repeating: 0, count: k)
+        for v in train { for l in v.labels where l >= 0 { counts[l] += 1 } }
+        let total = counts.reduce(0, +)
+        classWeights = counts.map { c in
+            guard options.balanceClasses, c > 0, total > 0 else { return 1 }
+            return Float((total / Double(k) / c).squareRoot())
+        }
+    }
+
+    static func stepsPerEpoch(_ videos: [DecodedVideo], model: VideoModel, budget: Int) -> Int {
+        let maxFrames = max(1, budget / model.config.frames.tokenizer.tokensPerFrame)
+        return videos.map { ($0.frameCount + maxFrames - 1) / maxFrames }.reduce(0, +)
+    }
+
+    /// Restores model, optimiser and position from `outputDirectory` (after an interruption).
+    public func resume() throws {
+        let dir = URL(fileURLWithPath: outputDirectory)
+        let stateURL = dir.appendingPathComponent(Self.stateFile)
+        guard let data = try? Data(contentsOf: stateURL),
+              let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let epoch = state["next_epoch"] as? Int, let step = state["step"] as? Int else {
+            throw TrainError("\(stateURL.path): no training state to resume from")
+        }
+        let weights = try Data(contentsOf: dir.appendingPathComponent(Self.stateWeights))
+        let (tensors, _) = try Safetensors.decode(weights)
+        try model.classifier.load(tensors.filter { !$0.key.hasPrefix("optimizer.") })
+        try optimizer.restore(tensors, step: step)
+        startEpoch = epoch
+        best = state["best"] as? Double ?? -Double.infinity
+    }
+
+    /// Runs the remaining epochs, reporting through `report`.
+    public func run(report: (TrainEvent) -> Void) throws {
+        let k = model.config.labels.count
+        let p = model.config.frames.tokenizer.tokensPerFrame
+        let maxFrames = max(1, options.tokenBudget / p)
+        let tokenizer = model.config.frames.tokenizer
+        let total = optimizer.settings.totalSteps
+        let started = ResourceUsage.now()
+        var stepsThisRun = 0
+        for epoch in startEpoch..<options.epochs {
+            let epochStart = ResourceUsage.now()
+            // The data order and crops depend only on (seed, epoch): resuming repeats them exactly.
+            var rng = SeededGenerator(seed: SeededGenerator.derive(options.seed, UInt64(epoch)))
+            var order: [(Int, Int)] = []
+            for (i, v) in train.enumerated() {
+                let pieces = (v.frameCount + maxFrames - 1) / maxFrames
+                for _ in 0..<pieces { order.append((i, 0)) }
+            }
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var lossSum = 0.0, lossCount = 0
+            for (n, item) in order.enumerated() {
+                let video = train[item.0]
+                let frames = min(maxFrames, video.frameCount)
+                let start = video.frameCount > frames ? Int(rng.next() % UInt64(video.frameCount - frames + 1)) : 0
+                let targets = Array(video.labels[start..<(start + frames)])
+                guard targets.contains(where: { $0 >= 0 }) else { continue }
+                var tokens: [Float] = []
+                tokens.reserveCapacity(frames * p * tokenizer.tokenWidth)
+                for f in start..<(start + frames) {
+                    tokenizer.append(Array(video.rgb[(f * video.frameBytes)..<((f + 1) * video.frameBytes)]), to: &tokens)
+                }
+                let input = Tensor(shape: [frames * p, tokenizer.tokenWidth], scalars: tokens)
+                model.classifier.zeroGrads()
+                let hashSeed = SeededGenerator.derive(options.seed ^ 0x5EED, UInt64(optimizer.step + 1))
+                let (out, trace) = model.classifier.forward(input, firstFrame: start, hashSeed: hashSeed, trace: true)
+                let labelled = targets.filter { $0 >= 0 }.count
+                var dLogits = Tensor(zeros: [frames, k])
+                let loss = out.frameLogits.withUnsafeBufferPointer { l in
+                    dLogits.withUnsafeMutableBufferPointer { d in
+                        Kernels.softmaxCrossEntropy(l.baseAddress!, targets: targets, classes: k, weights: classWeights,
+                                                    scale: 1 / Float(labelled), dlogits: d.baseAddress!)
+                    }
+                } / Double(labelled)
+                guard loss.isFinite else {
+                    throw TrainError("loss became \(loss) at step \(optimizer.step + 1) (epoch \(epoch + 1), \(video.path)); try a lower --lr")
+                }
+                model.classifier.backward(dFrameLogits: dLogits, dVideoLogits: nil, trace: trace!)
+                let norm = optimizer.update()
+                guard norm.isFinite else { throw TrainError("gradient norm became \(norm) at step \(optimizer.step); try a lower --lr") }
+                lossSum += loss
+                lossCount += 1
+                stepsThisRun += 1
+                let elapsed = ResourceUsage.now() - started
+                let rate = Double(stepsThisRun) / max(elapsed, 1e-9)
+                report(.step(epoch: epoch + 1, step: optimizer.step, totalSteps: total, loss: loss,
+                             tokensPerSecond: Double(stepsThisRun * frames * p) / max(elapsed, 1e-9),
+                             etaSeconds: Double(total - optimizer.step) / max(rate, 1e-9)))
+                _ = n
+            }
+            let trainLoss = lossCount > 0 ? lossSum / Double(lossCount) : 0
+            var metrics: Metrics?
+            if !validation.isEmpty { metrics = evaluate(validation) }
+            let score = metrics?.macroF1 ?? -trainLoss
+            let improved = score > best
+            if improved {
+                best = score
+                try model.save(to: outputDirectory)
+            }
+            try saveState(nextEpoch: epoch + 1)
+            report(.epoch(epoch: epoch + 1, trainLoss: trainLoss, validation: metrics, best: improved,
+                          seconds: ResourceUsage.now() - epochStart))
+        }
+    }
+
+    /// Raw per-frame argmax over whole videos (no smoothing), for quick validation.
+    public func evaluate(_ videos: [DecodedVideo]) -> Metrics {
+        var metrics = Metrics(labels: model.config.labels)
+        let tokenizer = model.config.frames.tokenizer
+        let k = model.config.labels.count
+        for v in videos {
+            var tokens: [Float] = []
+            for f in 0..<v.frameCount { tokenizer.append(Array(v.rgb[(f * v.frameBytes)..<((f + 1) * v.frameBytes)]), to: &tokens) }
+            let (out, _) = model.classifier.forward(Tensor(shape: [v.frameCount * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: tokens))
+            var predictions: [Int] = []
+            for f in 0..<v.frameCount {
+                var best = 0
+                for j in 1..<k where out.frameLogits[f * k + j] > out.frameLogits[f * k + best] { best = j }
+                predictions.append(best)
+            }
+            metrics.add(truth: v.labels, prediction: predictions)
+        }
+        return metrics
+    }
+
+    func saveState(nextEpoch: Int) throws {
+        let dir = URL(fileURLWithPath: outputDirectory)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tensors = model.classifier.namedTensors.merging(optimizer.stateTensors) { a, _ in a }
+        try AtomicFile.write(try Safetensors.encode(tensors), to: dir.appendingPathComponent(Self.stateWeights).path)
+        let state: [String: Any] = ["next_epoch": nextEpoch, "step": optimizer.step, "best": best, "seed": options.seed]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),
+                             to: dir.appendingPathComponent(Self.stateFile).path)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import ReformerModel
+import TensorCore
+import Vidformer
+import VideoIO
+
+extension Commands {
+    static let train = CommandSpec(
+        name: "train",
+        abstract: "Train a model from labelled videos (each X.mp4 with an X.json or X.csv beside it).",
+        discussion: "Decoded frames are cached (see --cache); --resume continues an interrupted run in --out.",
+        arguments: [],
+        options: [
+            .option("data", "<dir>", "Folder of labelled videos (searched recursively)."),
+            .option("out", "<dir>", "Where the model (config.json, model.safetensors) and training state go."),
+            .option("val", "<dir>", "Validation videos.", default: "a --val-split of --data"),
+            .option("val-split", "<fraction>", "Share of --data held out for validation when --val is absent.", default: "0.2"),
+            .option("labels", "<a,b,…>", "Label names in order.", default: "the labels found, sorted"),
+            .option("name", "<name>", "Model name.", default: "the --out folder's name"),
+            .option("epochs", "<n>", "Passes over the training data.", default: "10"),
+            .option("lr", "<rate>", "Peak learning rate (AdamW).", default: "0.001"),
+            .option("warmup", "<steps>", "Linear warm-up steps.", default: "50"),
+            .option("weight-decay", "<w>", "AdamW decoupled weight decay.", default: "0.01"),
+            .option("tokens", "<n>", "Token budget per step; longer videos are randomly cropped.", default: "16384"),
+            .option("seed", "<n>", "Seed for initialisation, data order, crops and hashing.", default: "1"),
+            .option("layers", "<n>", "Reversible blocks.", default: "2"),
+            .option("d-model", "<n>", "Model width.", default: "64"),
+            .option("heads", "<n>", "Attention heads.", default: "4"),
+            .option("hashes", "<n>", "LSH rounds.", default: "2"),
+            .option("chunk", "<n>", "Attention chunk length.", default: "64"),
+            .option("d-ff", "<n>", "Feed-forward width.", default: "256"),
+            .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
+            .option("size", "<WxH>", "Frame size.", default: "64x64"),
+            .option("patch", "<pixels>", "Patch size.", default: "16"),
+            .option("fps", "<rate>", "Sampling rate.", default: "4"),
+            .option("aspect", "<policy>", "How other shapes fill the frame.", default: "stretch", allowed: AspectPolicy.allCases.map(\.rawValue)),
+            .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
+            .flag("resume", "Continue the run saved in --out."),
+            .option("threads", "<n>", "Worker threads.", default: "the core count"),
+            .flag("progress", "Show progress on stderr."),
+            .flag("no-progress", "No progress display."),
+        ],
+        run: runTrain)
+
+    static func runTrain(_ p: ParsedArguments) throws -> Int32 {
+        guard let data = p.string("data") else { throw CLIError.usage("--data <dir> is required", command: "train") }
+        guard let out = p.string("out") else { throw CLIError.usage("--out <dir> is required", command: "train") }
+        if let t = try p.int("threads") { guard t > 0 else { throw CLIError.usage("--threads must be positive", command: "train") }; Parallel.workers = t }
+        Parallel.configureBLAS()
+        var frames = FrameSettings()
+        (frames.width, frames.height) = try parseSize(p.string("size") ?? "64x64", command: "train")
+        frames.patch = try p.int("patch") ?? 16
+        frames.fps = try p.double("fps") ?? 4
+        frames.aspect = AspectPolicy(rawValue: p.string("aspect") ?? "stretch")!
+        let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
+        guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }
+        let network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,
+                                    attention: AttentionConfig(kind: AttentionKind(rawValue: p.string("attention") ?? "lsh")!, heads: heads,
+                                                               headWidth: d / heads, rounds: try p.int("hashes") ?? 2, chunk: try p.int("chunk") ?? 64),
+                                    seed: UInt64(try p.int("seed") ?? 1))
+        var options = TrainOptions()
+        options.epochs = try p.int("epochs") ?? 10
+        options.optimizer.learningRate = Float(try p.double("lr") ?? 1e-3)
+        options.optimizer.warmupSteps = try p.int("warmup") ?? 50
+        options.optimizer.weightDecay = Float(try p.double("weight-decay") ?? 0.01)
+        options.tokenBudget = try p.int("tokens") ?? 16_384
+        options.seed = UInt64(try p.int("seed") ?? 1)
+        options.validationFraction = try p.double("val-split") ?? 0.2
+        guard options.epochs >= 0, options.tokenBudget > 0, (0..<1).contains(options.validationFraction) else {
+            throw CLIError.usage("--epochs, --tokens and --val-split are out of range", command: "train")
+        }
+        let showProgress = p.toggle("progress") ?? isTerminal(2)
+
+        func fail(_ e: Error) -> CLIError { CLIError.failure("\(e)") }
+        let found: [(video: String, labels: String)]
+        do { found = try TrainingData.find(data) } catch { throw fail(error) }
+        guard !found.isEmpty else { throw CLIError.failure("\(data): no videos with a label file (X.json or X.csv beside X.mp4)") }
+        var labels: [String]
+        if let given = p.string("labels") { labels = given.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        else {
+            var set = Set<String>()
+            for f in found { do { for s in try LabelFile.read(f.labels) { set.insert(s.label) } } catch { throw fail(error) } }
+            labels = set.sorted()
+        }
+        guard labels.count >= 2 else { throw CLIError.failure("\(data): training needs at least two labels, found \(labels)") }
+
+        var trainItems = found, valItems: [(video: String, labels: String)] = []
+        if let valDir = p.string("val") {
+            do { valItems = try TrainingData.find(valDir) } catch { throw fail(error) }
+        } else if found.count > 1 && options.validationFraction > 0 {
+            // A deterministic split by a hash of each path and the seed.
+            let scored = found.map { item -> (Double, (video: String, labels: String)) in
+                var g = SeededGenerator(seed: options.seed ^ UInt64(truncatingIfNeeded: item.video.utf8.reduce(5381) { ($0 << 5) &+ $0 &+ Int($1) }))
+                return (g.nextUniform(), item)
+            }.sorted { $0.0 < $1.0 }
+            let n = max(1, Int((Double(found.count) * options.validationFraction).rounded()))
+            valItems = scored.prefix(n).map(\.1)
+            trainItems = scored.dropFirst(n).map(\.1)
+        }
+        let cache = p.string("cache") ?? (data as NSString).appendingPathComponent(".vidformer-cache")
+        func load(_ items: [(video: String, labels: String)], _ what: String) throws -> [DecodedVideo] {
+            var out: [DecodedVideo] = []
+            for (i, item) in items.enumerated() {
+                if showProgress { FileHandle.standardError.write(Data("\rdecoding \(what) \(i + 1)/\(items.count) \u{1B}[K".utf8)) }
+                do { out.append(try TrainingData.load(video: item.video, labelFile: item.labels, labels: labels, frames: frames, cacheDirectory: cache)) }
+                catch { throw fail(error) }
+            }
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            return out
+        }
+        let trainVideos = try load(trainItems, "training videos")
+        let valVideos = try load(valItems, "validation videos")
+        let name = p.string("name") ?? URL(fileURLWithPath: out).lastPathComponent
+        let config = ModelConfig(name: name, labels: labels, frames: frames, network: network,
+                                 minimumSegmentSeconds: [:],
+                                 training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
+                                            "epochs": "\(options.epochs)", "seed": "\(options.seed)",
+                                            "command": CommandLine.arguments.joined(separator: " ")])
+        do { try config.validate() } catch { throw fail(error) }
+        let model = VideoModel(config: config, location: out)
+        let trainer = Trainer(model: model, train: trainVideos, validation: valVideos, options: options, outputDirectory: out)
+        if p.has("resume") { do { try trainer.resume() } catch { throw fail(error) } }
+        let log = FileHandle.standardError
+        log.write(Data("vidformer: training on \(trainVideos.count) videos (\(trainVideos.map(\.frameCount).reduce(0, +)) frames), validating on \(valVideos.count); \(model.classifier.parameterCount) parameters\n".utf8))
+        do {
+            try trainer.run { event in
+                switch event {
+                case .step(let epoch, let step, let total, let loss, let tps, let eta):
+                    if showProgress {
+                        log.write(Data(String(format: "\repoch %d step %d/%d loss %.4f %.0f tokens/s ETA %dm%02ds\u{1B}[K",
+                                              epoch, step, total, loss, tps, Int(eta) / 60, Int(eta) % 60).utf8))
+                    }
+                case .epoch(let epoch, let loss, let metrics, let best, let seconds):
+                    if showProgress { log.write(Data("\r\u{1B}[K".utf8)) }
+                    var line = String(format: "epoch %d: train loss %.4f", epoch, loss)
+                    if let m = metrics { line += String(format: ", val accuracy %.2f%% macro F1 %.3f", m.accuracy * 100, m.macroF1) }
+                    line += String(format: " (%.0f s)%@\n", seconds, best ? ", saved" : "")
+                    log.write(Data(line.utf8))
+                case .note(let text):
+                    log.write(Data("vidformer: \(text)\n".utf8))
+                }
+            }
+        } catch { throw fail(error) }
+        return 0
+    }
+
+    static let evaluate = CommandSpec(
+        name: "eval",
+        abstract: "Score a model against labelled videos: accuracy, per-label F1, segmental F1, edit score, confusion.",
+        arguments: [],
+        options: [
+            .option("data", "<dir>", "Folder of labelled videos."),
+            ModelOptions.spec,
+            .option("format", "<format>", "Output format.", default: "table on a terminal, json otherwise", allowed: ["table", "json"]),
+            .option("threads", "<n>", "Worker threads.", default: "the core count"),
+        ],
+        run: { p in
+            guard let data = p.string("data") else { throw CLIError.usage("--data <dir> is required", command: "eval") }
+            if let t = try p.int("threads") { guard t > 0 else { throw CLIError.usage("--threads must be positive", command: "eval") }; Parallel.workers = t }
+            let model = try ModelOptions.load(p)
+            Parallel.configureBLAS()
+            let found: [(video: String, labels: String)]
+            do { found = try TrainingData.find(data) } catch { throw CLIError.failure("\(error)") }
+            guard !found.isEmpty else { throw CLIError.failure("\(data): no videos with a label file") }
+            let metrics: Metrics
+            do { metrics = try Evaluator.run(model: model, data: found, options: ClassifyOptions()) } catch { throw CLIError.failure("\(error)") }
+            let format = p.string("format") ?? (isTerminal(1) ? "table" : "json")
+            writeStdout(format == "json" ? metrics.json.rendered(pretty: true) + "\n" : metrics.table)
+            return 0
+        })
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+@testable import Vidformer
+import _TestSupport
+
+/// Three 6-second videos, each black, bars and moving content for 2 s in a different order,
+/// with CSV sidecars: made once with the ffmpeg CLI.
+let labelledFolder: String = {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-labelled-\(getpid())").path
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let sources = ["black": "color=c=black:s=160x120:r=10:d=2", "bars": "smptebars=s=160x120:r=10:d=2",
+                   "content": "mandelbrot=s=160x120:r=10:end_pts=2,trim=duration=2"]
+    let orders = [["black", "bars", "content"], ["content", "black", "bars"], ["bars", "content", "black"]]
+    for (i, order) in orders.enumerated() {
+        let video = "\(dir)/v\(i).mp4"
+        var args = ["-nostdin", "-v", "error", "-y"]
+        for label in order { args += ["-f", "lavfi", "-i", sources[label]!] }
+        args += ["-filter_complex", "[0][1][2]concat=n=3:v=1,format=yuv420p", "-c:v", "libx264", "-preset", "ultrafast", video]
+        _ = try? run("ffmpeg", args)
+        let csv = "start,end,label\n" + order.enumerated().map { "\($0.offset * 2),\($0.offset * 2 + 2),\($0.element)" }.joined(separator: "\n") + "\n"
+        try? csv.write(toFile: "\(dir)/v\(i).csv", atomically: true, encoding: .utf8)
+    }
+    return dir
+}()
+
+let tinyModelArgs = ["--size", "32x32", "--patch", "8", "--d-model", "32", "--layers", "1", "--d-ff", "64",
+                     "--tokens", "2048", "--warmup", "2", "--lr", "0.003", "--no-progress", "--threads", "2"]
+
+@Suite(.enabled(if: haveTool("ffmpeg"), "needs the ffmpeg CLI to make labelled videos"), .serialized)
+struct TrainingTests {
+    @Test func trainSavesAModelThatEvalAndClassifyUseAndResumeContinues() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-trained-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "4", "--val-split", "0"] + tinyModelArgs)
+        #expect(r.status == 0, "\(r.stderr)")
+        let epochs = r.stderr.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochs.count == 4)
+        let losses = epochs.compactMap { line -> Double? in
+            guard let range = line.range(of: "train loss ") else { return nil }
+            return Double(line[range.upperBound...].prefix { $0 != "," && $0 != " " })
+        }
+        #expect(losses.count == 4 && losses.last! < losses.first!, "loss falls: \(losses)")
+        for file in ["config.json", "model.safetensors", "training-state.json", "training-state.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
+        }
+        // Resume: two more epochs continue from epoch 5.
+        let more = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "6", "--val-split", "0", "--resume"] + tinyModelArgs)
+        #expect(more.status == 0, "\(more.stderr)")
+        #expect(more.stderr.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.map { $0.prefix(8) } == ["epoch 5:", "epoch 6:"])
+        // eval reads the same folder and reports every metric.
+        let e = try run(vidformerBinary, ["eval", "--data", labelledFolder, "--model", out, "--format", "json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: e.stdout) as? [String: Any])
+        #expect(doc["frames"] as? Int == 3 * 6 * 4, "3 videos, 6 s each, 4 samples a second")
+        #expect((doc["accuracy"] as? Double ?? -1) >= 0)
+        #expect((doc["segmental_f1"] as? [String: Double])?.keys.sorted() == ["0.10", "0.25", "0.50"])
+        let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v0.mp4"])
+        #expect(c.status == 0)
+        // Python's safetensors package reads the weights, when it is installed.
+        let py = ProcessInfo.processInfo.environment["PEERS_PY"] ?? NSHomeDirectory() + "/.cache/vidformer-peers/venv/bin/python"
+        if FileManager.default.isExecutableFile(atPath: py) {
+            let check = try run(py, [repositoryRoot.appendingPathComponent("Tools/check_safetensors.py").path, out])
+            #expect(check.status == 0 && check.text.hasPrefix("ok:"), "\(check.stderr)")
+        }
+    }
+
+    @Test func sameSeedTrainsTheSameWeights() throws {
+        var weights: [Data] = []
+        for i in 0..<2 {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-seed-\(getpid())-\(i)").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
+                                              "--name", "seeded"] + tinyModelArgs)
+            #expect(r.status == 0, "\(r.stderr)")
+            weights.append(try Data(contentsOf: URL(fileURLWithPath: "\(out)/model.safetensors")))
+        }
+        #expect(weights[0] == weights[1])
+    }
+
+    @Test func badSidecarsNameTheLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-badlabels-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: "\(labelledFolder)/v0.mp4", toPath: "\(dir)/a.mp4")
+        for (csv, message) in [("start,end,label\n0,2,black\n1,3,bars\n", "row 2: overlaps"),
+                               ("start,end,label\n-1,2,black\n", "negative"),
+                               ("start,end,label\n0,2,black\n3,2,bars\n", "row 2: end 2.0 is not after start 3.0")] {
+            try csv.write(toFile: "\(dir)/a.csv", atomically: true, encoding: .utf8)
+            let r = try run(vidformerBinary, ["train", "--data", dir, "--out", "\(dir)/m"] + tinyModelArgs)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("\(dir)/a.csv") && r.stderr.contains(message), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func handWorkedExample() {
+        var m = Metrics(labels: ["a", "b"])
+        // truth  a a a b b b ; prediction a a b b b a  -> 4/6 right
+        m.add(truth: [0, 0, 0, 1, 1, 1], prediction: [0, 0, 1, 1, 1, 0])
+        #expect(abs(m.accuracy - 4.0 / 6) < 1e-12)
+        #expect(abs(m.precision(0) - 2.0 / 3) < 1e-12 && abs(m.recall(0) - 2.0 / 3) < 1e-12)
+        #expect(m.confusion == [[2, 1], [1, 2]])
+        // Segments: truth [a 0-3][b 3-6]; prediction [a 0-2][b 2-5][a 5-6].
+        // IoU(a 0-2, a 0-3) = 2/3; IoU(b 2-5, b 3-6) = 2/4; a 5-6 overlaps nothing left.
+        // @0.10 and @0.25: 2 hits, 1 false positive, 0 misses -> P 2/3, R 1, F1 0.8; @0.50: same (0.5 >= 0.5).
+        #expect(abs(m.segmentalF1(0.10) - 0.8) < 1e-12)
+        #expect(abs(m.segmentalF1(0.50) - 0.8) < 1e-12)
+        // Edit: [a b] vs [a b a] -> distance 1 over 3.
+        #expect(abs(m.editScore - 2.0 / 3) < 1e-12)
+        // Unlabelled frames count nowhere.
+        var u = Metrics(labels: ["a", "b"])
+        u.add(truth: [-1, 0, 1], prediction: [1, 0, 1])
+        #expect(u.frames == 2 && u.accuracy == 1)
+    }
+
+    @Test func labelFilesParseBothFormats() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-labels-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "start,end,label,score\n0,1.5,black,0.9\n1.5,4,content,0.8\n".write(toFile: "\(dir)/x.csv", atomically: true, encoding: .utf8)
+        try #"{"segments":[{"start":0,"end":1.5,"label":"black","score":1},{"start":1.5,"end":4,"label":"content"}]}"#
+            .write(toFile: "\(dir)/y.json", atomically: true, encoding: .utf8)
+        let a = try LabelFile.read("\(dir)/x.csv"), b = try LabelFile.read("\(dir)/y.json")
+        #expect(a == b && a.count == 2)
+        #expect(LabelFile.frameLabels(times: [0, 1.49, 1.5, 3.99, 4], spans: a, labels: ["content", "black"]) == [1, 1, 0, 0, -1])
+        #expect(throws: LabelFile.ParseError.self) { try LabelFile.read("\(dir)/x.csv", knownLabels: ["content"]) }
+    }
+}
