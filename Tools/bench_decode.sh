@@ -13,8 +13,8 @@ py=${PEERS_PY:-$HOME/.cache/vidformer-peers/venv/bin/python}
 bin="$here/.build/release/vidformer"
 [ -x "$bin" ] || (cd "$here" && swift build -c release --product vidformer)
 
-# 1. Throughput side by side (interleaved rounds, medians), on the peers' 1080p and 480p clips.
-"$py" "$here/../shared/peers/bench_decode.py" run --repeat 3 --out "$out/decode.json" \
+# 1. Throughput side by side (interleaved rounds, medians), on the peers' 1080p clip.
+"$py" "$here/../shared/peers/bench_decode.py" run --repeat 3 --files "$media/t1080_60s.mp4" --out "$out/decode.json" \
   --extra "vidformer all frames::$bin bench decode {IN}" \
   --extra "vidformer fps=2::$bin bench decode --fps 2 {IN}" \
   --extra "vidformer keyframes::$bin bench decode --keyframes-only {IN}" \

@@ -66,7 +66,7 @@ public enum Bench {
             "benchmark": "decode", "input": spec.displayName,
             "frames_decoded": s.framesDecoded, "frames_sampled": s.framesSampled, "decode_errors": s.decodeErrors,
             "tokens": s.framesSampled * tokenizer.tokensPerFrame,
-            "seconds": seconds, "fps": Double(s.framesDecoded) / max(seconds, 1e-9),
+            "seconds": seconds, "loop_s": seconds, "fps": Double(s.framesDecoded) / max(seconds, 1e-9),
             "peak_rss_mb": ResourceUsage.peakRSSMegabytes(), "checksum": checksum,
         ]
     }

@@ -100,15 +100,15 @@ public final class Trainer {
             let epochStart = ResourceUsage.now()
             // The data order and crops depend only on (seed, epoch): resuming repeats them exactly.
             var rng = SeededGenerator(seed: SeededGenerator.derive(options.seed, UInt64(epoch)))
-            var order: [(Int, Int)] = []
+            // Each video appears once per token-budget's worth of its frames.
+            var order: [Int] = []
             for (i, v) in train.enumerated() {
-                let pieces = (v.frameCount + maxFrames - 1) / maxFrames
-                for _ in 0..<pieces { order.append((i, 0)) }
+                order += repeatElement(i, count: (v.frameCount + maxFrames - 1) / maxFrames)
             }
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             var lossSum = 0.0, lossCount = 0
-            for (n, item) in order.enumerated() {
-                let video = train[item.0]
+            for item in order {
+                let video = train[item]
                 let frames = min(maxFrames, video.frameCount)
                 let start = video.frameCount > frames ? Int(rng.next() % UInt64(video.frameCount - frames + 1)) : 0
                 let targets = Array(video.labels[start..<(start + frames)])
@@ -144,7 +144,6 @@ public final class Trainer {
                 report(.step(epoch: epoch + 1, step: optimizer.step, totalSteps: total, loss: loss,
                              tokensPerSecond: Double(stepsThisRun * frames * p) / max(elapsed, 1e-9),
                              etaSeconds: Double(total - optimizer.step) / max(rate, 1e-9)))
-                _ = n
             }
             let trainLoss = lossCount > 0 ? lossSum / Double(lossCount) : 0
             var metrics: Metrics?

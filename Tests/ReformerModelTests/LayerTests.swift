@@ -103,3 +103,25 @@ import _TestSupport
         } }
     }
 }
+
+@Suite struct EmbeddingTests {
+    @Test func lookupAndScatterAddGradient() {
+        var g = SeededGenerator(seed: 12)
+        let e = Embedding("tok", vocabulary: 5, width: 3, generator: &g)
+        let ids = [4, 0, 4, 2]
+        let y = e(ids)
+        for (i, id) in ids.enumerated() { for j in 0..<3 { #expect(y.scalars[i * 3 + j] == e.table.value.scalars[id * 3 + j]) } }
+        let G = Tensor(randomNormal: [4, 3], std: 1, generator: &g)
+        e.backward(ids, dy: G)
+        // loss = Σ y·G is linear in the table: its gradient is exact, so compare with differences of the loss.
+        let table = e.table.value.doubles
+        func loss(_ t: [Double]) -> Double {
+            var s = 0.0
+            for (i, id) in ids.enumerated() { for j in 0..<3 { s += t[id * 3 + j] * Double(G.scalars[i * 3 + j]) } }
+            return s
+        }
+        #expect(relativeNormError(e.table.grad.doubles, numericGradient(table, eps: 1e-3, loss)) < 1e-6)
+        // Symbols 1 and 3 were not looked up: their rows get no gradient.
+        #expect(e.table.grad.scalars[3..<6].allSatisfy { $0 == 0 } && e.table.grad.scalars[9..<12].allSatisfy { $0 == 0 })
+    }
+}
