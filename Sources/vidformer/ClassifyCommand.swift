@@ -32,7 +32,7 @@ extension Commands {
         arguments: [ArgumentSpec(name: "input", help: "A video file, - for standard input, or a URL libavformat opens.")],
         options: [
             ModelOptions.spec,
-            .option("format", "<format>", "Output format.", default: "table on a terminal, json otherwise; or from -o's extension",
+            .option("format", "<format>", "Output format.", default: "jsonl for stdin, table on a terminal, json otherwise; or from -o's extension",
                     allowed: OutputFormat.allCases.map(\.rawValue)),
             .option("output", short: "o", "<file>", "Write to this file (atomically) instead of stdout."),
             .flag("frames", "Add per-frame scores (json)."),
@@ -76,6 +76,7 @@ extension Commands {
         let format: OutputFormat
         if let f = p.string("format") { format = OutputFormat(rawValue: f)! }
         else if let o = outputPath, let f = OutputFormat(path: o) { format = f }
+        else if input == "-" && outputPath == nil { format = .jsonl }   // a stream: segments as they become final
         else if outputPath == nil && isTerminal(1) { format = .table }
         else { format = .json }
         if let o = outputPath, !AtomicFile.isSpecial(o) {

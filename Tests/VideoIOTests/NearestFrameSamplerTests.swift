@@ -34,8 +34,6 @@ func runSampler(_ times: [Double], fps: Double?, start: Double = 0) -> [Int] {
 @Suite struct NearestFrameSamplerTests {
     @Test(arguments: [0.5, 1, 2, 4, 7.5, 30, 100])
     func matchesBruteForceOnRandomTimelines(fps: Double) {
-        var g = SystemRandomNumberGenerator()
-        _ = g
         var state: UInt64 = 12345 &+ UInt64(fps * 1000)
         func uniform() -> Double {
             state = state &* 6364136223846793005 &+ 1442695040888963407

@@ -90,7 +90,7 @@ func expectTiling(_ segs: [(Double, Double)], from start: Double, to end: Double
     @Test func stdinAndFileGiveTheSameSegments() throws {
         let path = sample("vfr_h264.mkv")
         let a = try segments(fromJSON: try classify(["--format", "json", path]).stdout)
-        let r = try classify(["--format", "jsonl", "-"], stdinFile: path)
+        let r = try classify(["-"], stdinFile: path)   // JSON Lines is the default for stdin
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let b = lines.filter { $0["type"] as? String == "segment" }
