@@ -17,6 +17,8 @@ public struct ClassifyOptions: Sendable {
     public var windowSeconds: Double?
     /// Keep per-frame probabilities for `--frames`.
     public var keepFrames = false
+    /// Keep every segment for the result (off for endless streams that print them as they go).
+    public var keepSegments = true
     /// Shortest segment for labels the model's config does not name.
     public var defaultMinimumSegment = 0.5
     public init() {}
@@ -89,6 +91,7 @@ public final class VideoClassifier {
         let builder = SegmentBuilder(labels: model.config.labels, minimumSeconds: model.config.minimumSegmentSeconds,
                                      defaultMinimum: options.defaultMinimumSegment, frameInterval: 1 / rate,
                                      start: options.start)
+        builder.keepSegments = options.keepSegments
         var frames: [FrameLabel] = []
         var lastTime = options.start
         var total: Double?

@@ -41,7 +41,9 @@ public final class SegmentBuilder {
     let frameInterval: Double
     private var runs: [Run] = []
     private var origin: Double?
+    /// Every segment returned so far (not kept when `keepSegments` is off: endless streams).
     public private(set) var emitted: [Segment] = []
+    public var keepSegments = true
     /// Seconds per label over everything emitted.
     public private(set) var seconds: [String: Double] = [:]
 
@@ -94,7 +96,7 @@ public final class SegmentBuilder {
 
     private func record(_ segments: [Segment]) {
         for s in segments { seconds[s.label, default: 0] += s.end - s.start }
-        emitted.append(contentsOf: segments)
+        if keepSegments { emitted.append(contentsOf: segments) }
     }
 
     private func segment(_ r: Run, end: Double) -> Segment {

@@ -93,10 +93,12 @@ extension Commands {
         let model = try ModelOptions.load(p)
         Parallel.configureBLAS()
         StopSignal.install()
+        // JSON Lines to stdout stream segments as they become final, and keep none of them
+        // (memory stays flat however long the stream runs), unless a timeline needs them.
+        let streaming = format == .jsonl && outputPath == nil
+        options.keepSegments = !streaming || p.string("timeline") != nil
         let classifier = VideoClassifier(model: model, options: options)
         let bar = ProgressBar(enabled: showProgress, label: spec.displayName)
-        // JSON Lines to stdout stream segments as they become final.
-        let streaming = format == .jsonl && outputPath == nil
         var readerGone = false
         let result: ClassifyResult
         do {
