@@ -29,14 +29,23 @@ public final class AxialPositions: ParameterContainer {
     /// Adds position embeddings to `x` (`[frames * patches, width]`, frame-major); `firstFrame`
     /// offsets the time index (windows of a longer video keep their real frame numbers).
     public func add(to x: inout Tensor, firstFrame: Int = 0) {
+        add(to: &x, frameIndices: nil, firstFrame: firstFrame)
+    }
+
+    /// As `add`, with each frame's own index (a window that carries sub-sampled frames from
+    /// far earlier keeps their real positions in time).
+    public func add(to x: inout Tensor, frameIndices: [Int]?, firstFrame: Int = 0) {
         let rows = x.rows, w = width, p = patches
+        precondition(frameIndices == nil || frameIndices!.count * p == rows, "one index per frame")
         x.withUnsafeMutableBufferPointer { xb in
             patch.value.withUnsafeBufferPointer { e in
                 nonisolated(unsafe) let (xp, ep) = (xb.baseAddress!, e.baseAddress!)
+                let indices = frameIndices
                 Parallel.forEachChunk(rows / p, minimumPerWorker: 64) { frames in
                     var signal = [Float](repeating: 0, count: w)
                     for f in frames {
-                        for j in 0..<w { signal[j] = Self.timeSignal(firstFrame + f, column: j, width: w) }
+                        let t = indices?[f] ?? firstFrame + f
+                        for j in 0..<w { signal[j] = Self.timeSignal(t, column: j, width: w) }
                         for q in 0..<p {
                             let row = xp + (f * p + q) * w, er = ep + q * w
                             for j in 0..<w { row[j] += signal[j] + er[j] }

@@ -75,12 +75,12 @@ public final class FrameClassifier: ParameterContainer {
     }
 
     /// The rest of `forward` from `embedTokens`' output; `tokens` is needed only to train.
-    public func forward(embedded: Tensor, tokens: Tensor? = nil, firstFrame: Int = 0, hashSeed: UInt64 = 0, trace: Bool = false,
-                        reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
+    public func forward(embedded: Tensor, tokens: Tensor? = nil, firstFrame: Int = 0, frameIndices: [Int]? = nil,
+                        hashSeed: UInt64 = 0, trace: Bool = false, reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
         let p = config.tokensPerFrame, d = config.network.width
         let frames = embedded.rows / p
         var x = embedded
-        positions.add(to: &x, firstFrame: firstFrame)
+        positions.add(to: &x, frameIndices: frameIndices, firstFrame: firstFrame)
         let (h, netTrace) = network.forward(x, hashSeed: hashSeed, trace: trace, reuse: reuse)
         var pooled = Tensor(zeros: [frames, d])
         h.withUnsafeBufferPointer { hb in

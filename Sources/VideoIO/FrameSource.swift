@@ -64,6 +64,16 @@ public struct SampledFrame: Sendable {
     public var width: Int, height: Int
     /// `height` rows of `width` pixels, R G B bytes each.
     public var rgb: [UInt8]
+
+    public init(index: Int, time: Double, pts: Int64, isKeyFrame: Bool, width: Int, height: Int, rgb: [UInt8]) {
+        self.index = index
+        self.time = time
+        self.pts = pts
+        self.isKeyFrame = isKeyFrame
+        self.width = width
+        self.height = height
+        self.rgb = rgb
+    }
 }
 
 /// Decodes one video stream and yields sampled frames, holding O(1) decoded frames at a time.

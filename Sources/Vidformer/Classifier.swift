@@ -80,14 +80,15 @@ public final class VideoClassifier {
         frameOptions.threads = options.threads
         let source = try FrameSource(spec, options: frameOptions)
         let rate = frameOptions.fps!
-        var (window, context) = Labeler.windowSizes(maxTokens: options.maxTokens, tokensPerFrame: settings.tokenizer.tokensPerFrame)
+        var (window, context, memory) = Labeler.windowSizes(maxTokens: options.maxTokens, tokensPerFrame: settings.tokenizer.tokensPerFrame)
         if let seconds = options.windowSeconds {
-            // Short windows (streams) keep a context of three windows, so each frame is run
-            // through the model at most four times whatever the stream's length.
+            // Short windows (streams) keep a context of three windows and a bank of four, so
+            // each window costs a bounded multiple of its own frames whatever the stream's length.
             window = min(window, max(1, Int((seconds * rate).rounded())))
             context = min(context, 3 * window)
+            memory = min(memory, 4 * window)
         }
-        let labeler = Labeler(model: model, windowFrames: window, contextFrames: context)
+        let labeler = Labeler(model: model, windowFrames: window, contextFrames: context, memoryFrames: memory)
         let builder = SegmentBuilder(labels: model.config.labels, minimumSeconds: model.config.minimumSegmentSeconds,
                                      defaultMinimum: options.defaultMinimumSegment, frameInterval: 1 / rate,
                                      start: options.start)

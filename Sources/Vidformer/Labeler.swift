@@ -10,10 +10,18 @@ import VideoIO
 /// the video; when the whole video fits in one window (the usual case for files within the
 /// memory ceiling), attention covers all of it at once. Labels of a window's new frames are
 /// final when the window runs.
+///
+/// Long-range memory: frames leaving the context are not all forgotten. A bank of at most
+/// `memoryFrames` earlier frames, evenly spread over everything seen so far, goes in front of
+/// each window with its real frame indices, so attention can still find content from far
+/// earlier (a replay, a looped feed). The bank keeps frames whose index is a multiple of a
+/// stride; when it is full the stride doubles and every other frame goes, so its spacing
+/// grows with the stream while its size stays fixed.
 public final class Labeler {
     public let model: VideoModel
     public let windowFrames: Int
     public let contextFrames: Int
+    public let memoryFrames: Int
     private let tokenizer: PatchTokenizer
     private let width: Int
     private let tokensPerFrame: Int
@@ -25,26 +33,33 @@ public final class Labeler {
     private var times: [Double] = []
     private var contextCount = 0
     private var firstFrameIndex = 0
+    private var memory: [Float] = []
+    private(set) var memoryIndices: [Int] = []
+    private(set) var memoryStride = 1
+    /// The largest number of frames one model call has seen (bank + context + new).
+    private(set) var largestInput = 0
     public private(set) var framesSeen = 0
     public private(set) var tokensProcessed = 0
 
     static let embedBatch = 32
 
-    public init(model: VideoModel, windowFrames: Int, contextFrames: Int) {
-        precondition(windowFrames > 0 && contextFrames >= 0)
+    public init(model: VideoModel, windowFrames: Int, contextFrames: Int, memoryFrames: Int = 0) {
+        precondition(windowFrames > 0 && contextFrames >= 0 && memoryFrames >= 0)
         self.model = model
         self.windowFrames = windowFrames
         self.contextFrames = contextFrames
+        self.memoryFrames = memoryFrames
         tokenizer = model.config.frames.tokenizer
         width = model.config.network.width
         tokensPerFrame = tokenizer.tokensPerFrame
     }
 
-    /// Window sizes for a token budget: the window plus its context holds at most `maxTokens`.
-    public static func windowSizes(maxTokens: Int, tokensPerFrame: Int, contextFraction: Double = 0.25) -> (window: Int, context: Int) {
-        let frames = max(2, maxTokens / max(1, tokensPerFrame))
-        let context = Int(Double(frames) * contextFraction)
-        return (max(1, frames - context), context)
+    /// Window sizes for a token budget: bank, context and new frames together hold at most
+    /// `maxTokens` (20% bank, 20% context, 60% new frames).
+    public static func windowSizes(maxTokens: Int, tokensPerFrame: Int) -> (window: Int, context: Int, memory: Int) {
+        let frames = max(3, maxTokens / max(1, tokensPerFrame))
+        let context = frames / 5, memory = frames / 5
+        return (max(1, frames - context - memory), context, memory)
     }
 
     /// Adds a frame; returns frame labels that became final.
@@ -52,7 +67,8 @@ public final class Labeler {
         tokenizer.append(frame.rgb, to: &pendingTokens)
         pendingTimes.append(frame.time)
         framesSeen += 1
-        if pendingTimes.count >= Self.embedBatch { flushPending() }
+        // Embed in batches, but never past the end of the current window.
+        if pendingTimes.count >= min(Self.embedBatch, max(1, windowFrames - (times.count - contextCount))) { flushPending() }
         if times.count - contextCount >= windowFrames { return runWindow(final: false) }
         return []
     }
@@ -72,13 +88,16 @@ public final class Labeler {
         times.append(contentsOf: pendingTimes)
         pendingTokens.removeAll(keepingCapacity: true)
         pendingTimes.removeAll(keepingCapacity: true)
-        // A window can overfill by at most one batch; it runs on the next `add`.
     }
 
     private func runWindow(final: Bool) -> [FrameLabel] {
         let frames = times.count
-        let x = Tensor(shape: [frames * tokensPerFrame, width], scalars: embedded)
-        let (out, _) = model.classifier.forward(embedded: x, firstFrame: firstFrameIndex)
+        let banked = memoryIndices.count
+        let frameFloats = tokensPerFrame * width
+        let x = Tensor(shape: [(banked + frames) * tokensPerFrame, width], scalars: memory + embedded)
+        let indices = memoryIndices + Array(firstFrameIndex..<(firstFrameIndex + frames))
+        largestInput = max(largestInput, banked + frames)
+        let (out, _) = model.classifier.forward(embedded: x, frameIndices: indices)
         tokensProcessed += (frames - contextCount) * tokensPerFrame
         let k = model.config.labels.count
         var labels: [FrameLabel] = []
@@ -86,15 +105,32 @@ public final class Labeler {
         out.frameLogits.withUnsafeBufferPointer { logits in
             var row = [Float](repeating: 0, count: k)
             for f in contextCount..<frames {
-                for j in 0..<k { row[j] = logits[f * k + j] }
+                for j in 0..<k { row[j] = logits[(banked + f) * k + j] }
                 row.withUnsafeMutableBufferPointer { _ = Kernels.softmaxRow($0.baseAddress!, k) }
                 labels.append(FrameLabel(time: times[f], probabilities: row))
             }
         }
-        // Keep the last `contextFrames` frames as the next window's context.
+        // Keep the last `contextFrames` frames as the next window's context; frames leaving it
+        // may enter the bank.
         let keep = final ? 0 : min(contextFrames, frames)
         let drop = frames - keep
-        embedded.removeFirst(drop * tokensPerFrame * width)
+        if memoryFrames > 0 && !final {
+            for f in 0..<drop where (firstFrameIndex + f) % memoryStride == 0 {
+                memoryIndices.append(firstFrameIndex + f)
+                memory.append(contentsOf: embedded[(f * frameFloats)..<((f + 1) * frameFloats)])
+            }
+            while memoryIndices.count > memoryFrames {
+                memoryStride *= 2
+                var keptIndices: [Int] = [], kept: [Float] = []
+                for (i, index) in memoryIndices.enumerated() where index % memoryStride == 0 {
+                    keptIndices.append(index)
+                    kept.append(contentsOf: memory[(i * frameFloats)..<((i + 1) * frameFloats)])
+                }
+                memoryIndices = keptIndices
+                memory = kept
+            }
+        }
+        embedded.removeFirst(drop * frameFloats)
         times.removeFirst(drop)
         firstFrameIndex += drop
         contextCount = keep
