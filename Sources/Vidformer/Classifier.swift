@@ -68,10 +68,7 @@ public final class VideoClassifier {
                     onProgress: (Double, Double?) -> Void = { _, _ in }) throws -> ClassifyResult {
         let started = ResourceUsage.now()
         let settings = model.config.frames
-        var frameOptions = FrameSourceOptions()
-        frameOptions.width = settings.width
-        frameOptions.height = settings.height
-        frameOptions.aspect = settings.aspect
+        var frameOptions = settings.sourceOptions
         frameOptions.fps = options.fps ?? settings.fps
         frameOptions.keyframesOnly = options.keyframesOnly
         frameOptions.start = options.start

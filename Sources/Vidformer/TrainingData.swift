@@ -49,11 +49,7 @@ public enum TrainingData {
         let key = try cacheKey(video, frames: frames)
         let cachePath = cacheDirectory.map { ($0 as NSString).appendingPathComponent("\(key).frames") }
         if let cachePath, let cached = readCache(cachePath) { return cached }
-        var options = FrameSourceOptions()
-        options.width = frames.width
-        options.height = frames.height
-        options.aspect = frames.aspect
-        options.fps = frames.fps
+        let options = frames.sourceOptions
         let source: FrameSource
         do { source = try FrameSource(InputSpec(video), options: options) } catch let e as FFmpegError { throw ClassifyError(e.message) }
         var times: [Double] = []

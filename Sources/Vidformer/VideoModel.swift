@@ -14,6 +14,16 @@ public struct FrameSettings: Codable, Sendable, Equatable {
 
     public init() {}
     public var tokenizer: PatchTokenizer { PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height) }
+
+    /// Frame-source options that produce exactly these frames (callers add trimming and threads).
+    public var sourceOptions: FrameSourceOptions {
+        var o = FrameSourceOptions()
+        o.width = width
+        o.height = height
+        o.aspect = aspect
+        o.fps = fps
+        return o
+    }
 }
 
 /// Everything needed to rebuild a trained model: labels, frame settings, network sizes,
