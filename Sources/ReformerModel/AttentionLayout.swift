@@ -149,7 +149,7 @@ public enum LSHHashing {
     /// unless the smallest x is more negative than that is positive.
     @inline(__always)
     static func argmaxOfSignedPair(_ row: UnsafePointer<Float>, _ half: Int) -> Int {
-        let hi = Kernels.maximum(row, half), lo = Kernels.minimum(row, half)
+        let (lo, hi) = Kernels.extremes(row, half)
         var bucket = 0
         if hi >= -lo {
             while row[bucket] != hi { bucket += 1 }

@@ -188,20 +188,21 @@ public enum Kernels {
         return m
     }
 
-    /// Smallest of `x[0..<n]` (greatestFiniteMagnitude when empty).
+    /// Smallest and largest of `x[0..<n]` in one pass (for the LSH argmax over `concat(x, −x)`).
     @inlinable
-    public static func minimum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var m8 = SIMD8<Float>(repeating: .greatestFiniteMagnitude)
+    public static func extremes(_ x: UnsafePointer<Float>, _ n: Int) -> (min: Float, max: Float) {
+        var lo8 = SIMD8<Float>(repeating: .greatestFiniteMagnitude), hi8 = -lo8
         var j = 0
         let raw = UnsafeRawPointer(x)
         while j + 8 <= n {
             let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            m8.replace(with: v, where: v .< m8)
+            lo8.replace(with: v, where: v .< lo8)
+            hi8.replace(with: v, where: v .> hi8)
             j += 8
         }
-        var m = m8.min()
-        while j < n { m = Swift.min(m, x[j]); j += 1 }
-        return m
+        var lo = lo8.min(), hi = hi8.max()
+        while j < n { lo = Swift.min(lo, x[j]); hi = Swift.max(hi, x[j]); j += 1 }
+        return (lo, hi)
     }
 
     /// In place: the row becomes its softmax; returns the row's log-sum-exp.

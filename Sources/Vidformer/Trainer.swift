@@ -113,12 +113,7 @@ public final class Trainer {
                 let start = video.frameCount > frames ? Int(rng.next() % UInt64(video.frameCount - frames + 1)) : 0
                 let targets = Array(video.labels[start..<(start + frames)])
                 guard targets.contains(where: { $0 >= 0 }) else { continue }
-                var tokens: [Float] = []
-                tokens.reserveCapacity(frames * p * tokenizer.tokenWidth)
-                for f in start..<(start + frames) {
-                    tokenizer.append(Array(video.rgb[(f * video.frameBytes)..<((f + 1) * video.frameBytes)]), to: &tokens)
-                }
-                let input = Tensor(shape: [frames * p, tokenizer.tokenWidth], scalars: tokens)
+                let input = video.tokens(start..<(start + frames), tokenizer: tokenizer)
                 model.classifier.zeroGrads()
                 let hashSeed = SeededGenerator.derive(options.seed ^ 0x5EED, UInt64(optimizer.step + 1))
                 let (out, trace) = model.classifier.forward(input, firstFrame: start, hashSeed: hashSeed, trace: true)
@@ -166,9 +161,7 @@ public final class Trainer {
         let tokenizer = model.config.frames.tokenizer
         let k = model.config.labels.count
         for v in videos {
-            var tokens: [Float] = []
-            for f in 0..<v.frameCount { tokenizer.append(Array(v.rgb[(f * v.frameBytes)..<((f + 1) * v.frameBytes)]), to: &tokens) }
-            let (out, _) = model.classifier.forward(Tensor(shape: [v.frameCount * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: tokens))
+            let (out, _) = model.classifier.forward(v.tokens(0..<v.frameCount, tokenizer: tokenizer))
             var predictions: [Int] = []
             for f in 0..<v.frameCount {
                 var best = 0

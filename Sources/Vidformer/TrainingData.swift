@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import VideoIO
 
 /// One labelled video, decoded to the model's frames (kept as RGB bytes: 4x smaller than floats).
@@ -9,6 +10,14 @@ public struct DecodedVideo: Sendable {
     public var labels: [Int]
     public var frameBytes: Int
     public var frameCount: Int { times.count }
+
+    /// Patch tokens of frames `range`, frame-major, as the model takes them.
+    public func tokens(_ range: Range<Int>, tokenizer: PatchTokenizer) -> Tensor {
+        var out: [Float] = []
+        out.reserveCapacity(range.count * tokenizer.tokensPerFrame * tokenizer.tokenWidth)
+        for f in range { tokenizer.append(Array(rgb[(f * frameBytes)..<((f + 1) * frameBytes)]), to: &out) }
+        return Tensor(shape: [range.count * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: out)
+    }
 }
 
 /// Finds labelled videos and decodes them once: decoded frames are cached on disk, keyed by
