@@ -34,7 +34,8 @@ extension Commands {
             ModelOptions.spec,
             .option("format", "<format>", "Output format.", default: "jsonl for stdin, table on a terminal, json otherwise; or from -o's extension",
                     allowed: OutputFormat.allCases.map(\.rawValue)),
-            .option("output", short: "o", "<file>", "Write to this file (atomically) instead of stdout."),
+            .option("output", short: "o", "<file>", "Write to this file (atomically) instead of stdout; repeat for several formats at once (each from its extension).",
+                    repeatable: true),
             .flag("frames", "Add per-frame scores (json)."),
             .option("timeline", "<file.svg>", "Also draw an SVG timeline: one band per label over time."),
             .option("fps", "<rate>", "Sampling rate.", default: "the model's (4)"),
@@ -47,6 +48,7 @@ extension Commands {
             .flag("progress", "Show a progress bar on stderr."),
             .flag("no-progress", "Never show a progress bar."),
             .flag("quiet", short: "q", "No progress and no warnings on stderr."),
+            .flag("report", "Machine-readable progress ('progress <done> <total>') and a final 'summary <json>' line on stderr (annotate uses this)."),
         ] + InputOptions.specs,
         run: runClassify)
 
@@ -72,20 +74,30 @@ extension Commands {
         if let w = options.windowSeconds, w <= 0 { throw CLIError.usage("--window must be positive", command: "classify") }
         options.keepFrames = p.has("frames")
 
-        let outputPath = p.string("output")
+        let outputPaths = p.strings("output")
+        let outputPath = outputPaths.first
+        if outputPaths.count > 1 {
+            if p.string("format") != nil { throw CLIError.usage("--format applies to one output; with several -o each takes its format from its extension", command: "classify") }
+            for o in outputPaths where OutputFormat(path: o) == nil {
+                throw CLIError.usage("\(o): cannot tell the format from the extension (use .json, .jsonl, .csv, .vtt, .srt or .txt)", command: "classify")
+            }
+        }
         let format: OutputFormat
         if let f = p.string("format") { format = OutputFormat(rawValue: f)! }
         else if let o = outputPath, let f = OutputFormat(path: o) { format = f }
         else if input == "-" && outputPath == nil { format = .jsonl }   // a stream: segments as they become final
         else if outputPath == nil && isTerminal(1) { format = .table }
         else { format = .json }
-        if let o = outputPath, !AtomicFile.isSpecial(o) {
+        for o in outputPaths where !AtomicFile.isSpecial(o) {
             let dir = URL(fileURLWithPath: o).deletingLastPathComponent().path
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
                 throw CLIError.failure("\(o): folder \(dir) does not exist")
             }
         }
+        let report = p.has("report")
+        // Run by annotate: stop when it dies (a killed run must not leave orphans writing outputs).
+        let parent = getppid()
         let quiet = p.has("quiet")
         let showProgress = !quiet && (p.toggle("progress") ?? isTerminal(2))
 
@@ -99,13 +111,20 @@ extension Commands {
         options.keepSegments = !streaming || p.string("timeline") != nil
         let classifier = VideoClassifier(model: model, options: options)
         let bar = ProgressBar(enabled: showProgress, label: spec.displayName)
+        let reporter = ProgressReporter()
         var readerGone = false
         let result: ClassifyResult
         do {
             result = try classifier.run(spec, onSegment: { segment in
                 guard streaming, !readerGone else { return }
                 if !Stdout.write(ResultWriter.segmentLine(segment) + "\n") { readerGone = true; StopSignal.requested = 1 }
-            }, onProgress: { done, total in bar.update(done: done, total: total) })
+            }, onProgress: { done, total in
+                bar.update(done: done, total: total)
+                if report {
+                    reporter.update(done: done, total: total)
+                    if getppid() != parent { exit(1) }
+                }
+            })
         } catch let e as FFmpegError {
             bar.finish()
             throw CLIError.failure(e.message)
@@ -123,12 +142,15 @@ extension Commands {
             _ = Stdout.write(ResultWriter.summaryLine(result) + "\n")
             return 0
         }
-        let text = ResultWriter.render(result, as: format)
-        if let o = outputPath {
-            do { try AtomicFile.write(Data(text.utf8), to: o) } catch { throw CLIError.failure("\(error)") }
+        if outputPaths.isEmpty {
+            _ = Stdout.write(ResultWriter.render(result, as: format))
         } else {
-            _ = Stdout.write(text)
+            for o in outputPaths {
+                let text = ResultWriter.render(result, as: outputPaths.count > 1 ? OutputFormat(path: o)! : format)
+                do { try AtomicFile.write(Data(text.utf8), to: o) } catch { throw CLIError.failure("\(error)") }
+            }
         }
+        if report { FileHandle.standardError.write(Data(("summary " + ResultWriter.summaryLine(result) + "\n").utf8)) }
         return 0
     }
 }

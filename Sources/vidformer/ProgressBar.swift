@@ -4,7 +4,7 @@ import Foundation
 /// Redraws at most ten times a second; silent when disabled.
 final class ProgressBar {
     let enabled: Bool
-    let label: String
+    var label: String
     private var lastDraw = 0.0
     private let started = Date()
     private var drawn = false
@@ -26,11 +26,11 @@ final class ProgressBar {
             let width = 24
             let filled = Int(fraction * Double(width))
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
-            line += String(format: " %3.0f%% %@/%@", fraction * 100, clock(done), clock(total))
+            line += String(format: " %3.0f%% %@/%@", fraction * 100, Self.clock(done), Self.clock(total))
             let eta = speed > 0 ? (total - done) / speed : 0
-            line += String(format: " %.1fx ETA %@", speed, clock(eta))
+            line += String(format: " %.1fx ETA %@", speed, Self.clock(eta))
         } else {
-            line += String(format: "%@ %.1fx", clock(done), speed)
+            line += String(format: "%@ %.1fx", Self.clock(done), speed)
         }
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
         drawn = true
@@ -41,9 +41,24 @@ final class ProgressBar {
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 
-    private func clock(_ s: Double) -> String {
+    static func clock(_ s: Double) -> String {
         let t = Int(max(0, s).rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+/// Progress for a parent process: `progress <seconds done> <total or ->` lines on stderr, at
+/// most twice a second.
+final class ProgressReporter {
+    private var last = -1.0
+    private let started = Date()
+
+    func update(done: Double, total: Double?) {
+        let now = Date().timeIntervalSince(started)
+        guard now - last >= 0.5 else { return }
+        last = now
+        let t = total.map { String(format: "%.3f", $0) } ?? "-"
+        FileHandle.standardError.write(Data(String(format: "progress %.3f %@\n", done, t).utf8))
     }
 }
 

@@ -4,7 +4,7 @@ import VideoIO
 
 /// Entry point: picks the subcommand, parses its arguments, renders errors in one place.
 enum Main {
-    static let commands: [CommandSpec] = [Commands.classify, Commands.train, Commands.evaluate, Commands.probe, Commands.bench]
+    static let commands: [CommandSpec] = [Commands.classify, Commands.annotate, Commands.train, Commands.evaluate, Commands.probe, Commands.bench]
 
     static let rootHelp: String = {
         var out = "OVERVIEW: Labels what happens over time in long videos (FFmpeg decoding + a Reformer).\n"
