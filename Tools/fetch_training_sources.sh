@@ -17,8 +17,8 @@ packages=(
 mkdir -p "$dir/debs" "$dir/root"
 if [ "$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi
 command -v ffmpeg >/dev/null || { echo "fetch_training_sources: ffmpeg is needed (apt-get install ffmpeg)" >&2; exit 1; }
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || {
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq fonts-dejavu-core; else sudo apt-get install -y -qq fonts-dejavu-core; fi; }
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] && [ -x /usr/bin/time ] || {
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq fonts-dejavu-core time; else sudo apt-get install -y -qq fonts-dejavu-core time; fi; }
 cd "$dir/debs"
 apt-get download "${packages[@]}"
 for deb in *.deb; do dpkg -x "$deb" "$dir/root"; done

@@ -226,7 +226,8 @@ public final class FrameSource {
         guard !finished else { return }
         finished = true
         let nominal = info.averageFrameRate > 0 ? 1 / info.averageFrameRate : nil
-        if sampler.finish(nominalFrameDuration: nominal) { try emitHeld() }
+        // Nothing decoded, nothing held: there is no last frame to emit.
+        if lastTime != nil, sampler.finish(nominalFrameDuration: nominal) { try emitHeld() }
         av_frame_unref(held.frame)
     }
 

@@ -142,7 +142,7 @@ final class MediaInput {
         // On failure avformat_open_input frees the context and sets ctx to nil.
         guard code >= 0, let opened = ctx else {
             throw FFmpegError(interrupt.timedOut ? .timeout : .open, code: code,
-                              message: "\(spec.displayName): \(Self.describeOpenFailure(code, interrupt))")
+                              message: "\(spec.displayName): \(Self.describeOpenFailure(code, interrupt, spec: spec))")
         }
         context = opened
         let info = avformat_find_stream_info(opened, nil)
@@ -150,7 +150,7 @@ final class MediaInput {
             var c: UnsafeMutablePointer<AVFormatContext>? = opened
             avformat_close_input(&c)
             throw FFmpegError(interrupt.timedOut ? .timeout : .open, code: info,
-                              message: "\(spec.displayName): cannot read stream information: \(Self.describeOpenFailure(info, interrupt))")
+                              message: "\(spec.displayName): cannot read stream information: \(Self.describeOpenFailure(info, interrupt, spec: spec))")
         }
     }
 
@@ -159,13 +159,41 @@ final class MediaInput {
         avformat_close_input(&c)
     }
 
-    private static func describeOpenFailure(_ code: Int32, _ interrupt: InterruptState) -> String {
+    private static func describeOpenFailure(_ code: Int32, _ interrupt: InterruptState, spec: InputSpec) -> String {
         if interrupt.timedOut { return "no data within \(interrupt.idleTimeout ?? 0) s" }
+        if spec.location != "-", let attributes = try? FileManager.default.attributesOfItem(atPath: spec.location),
+           let size = attributes[.size] as? Int {
+            if size == 0 { return "empty file (0 bytes)" }
+            // An MP4/MOV whose first box is 'ftyp' but that libavformat cannot open lacks its index.
+            if code == AVCode.invalidData, let h = FileHandle(forReadingAtPath: spec.location) {
+                let head = (try? h.read(upToCount: 8)) ?? Data()
+                try? h.close()
+                if head.count == 8, String(decoding: head[4..<8], as: UTF8.self) == "ftyp" {
+                    return "MP4/MOV without its index (no moov atom): the file is truncated or was never finalised"
+                }
+            }
+        }
+        if code == AVCode.eof { return "the file ends before any frame (no video data)" }
         if code == AVCode.invalidData { return "not a video file libavformat can read (\(FFmpegError.text(code)))" }
         return FFmpegError.text(code)
     }
 
     var streamCount: Int { Int(context.pointee.nb_streams) }
+    var containerName: String { context.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "" }
+
+    /// Inputs libavformat opens as "video" that are not: still images and text rendered as
+    /// pictures (libavformat's tty/bintext demuxers take .txt, .bin, .nfo… files).
+    static func notVideo(container: String, codec: AVCodecID, location: String) -> String? {
+        let textArt: Set<AVCodecID> = [AV_CODEC_ID_ANSI, AV_CODEC_ID_BINTEXT, AV_CODEC_ID_XBIN, AV_CODEC_ID_IDF]
+        if textArt.contains(codec) || ["tty", "bin", "xbin", "adf", "idf"].contains(container) {
+            return "not a video (libavformat reads it as text art, \(container))"
+        }
+        // image2 with a %d pattern is an image sequence, which is a video.
+        if (container == "image2" && !location.contains("%")) || container.hasSuffix("_pipe") {
+            return "a still image (\(container)), not a video"
+        }
+        return nil
+    }
     func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> { context.pointee.streams[index]! }
 
     /// The stream FFmpeg considers best among video streams, or the one asked for.
@@ -182,6 +210,9 @@ final class MediaInput {
         let best = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard best >= 0 else {
             throw FFmpegError(.noVideoStream, code: best, message: "\(spec.displayName): no video stream")
+        }
+        if let why = Self.notVideo(container: containerName, codec: stream(Int(best)).pointee.codecpar.pointee.codec_id, location: spec.location) {
+            throw FFmpegError(.noVideoStream, message: "\(spec.displayName): \(why)")
         }
         return Int(best)
     }

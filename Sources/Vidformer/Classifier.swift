@@ -115,6 +115,10 @@ public final class VideoClassifier {
         for s in builder.finish(end: end) { onSegment(s) }
         var warning: String?
         if let e = source.stats.readError { warning = "input ended early (\(e)); labelled what was read" }
+        else if options.end == nil, !options.keyframesOnly, let d = source.info.duration, d - lastTime > 1 + 2 / rate {
+            // The header promised more than the file holds: cut short (a copy or a recording that stopped).
+            warning = String(format: "the video stops at %.2f s of the %.2f s its header announces (truncated?); labelled what was read", lastTime, d)
+        }
         return ClassifyResult(
             input: spec.displayName, duration: end - options.start, sampleRate: rate, modelName: model.config.name,
             labels: model.config.labels, segments: builder.emitted, seconds: builder.seconds,

@@ -26,8 +26,14 @@ public enum LabelFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ParseError(description: "\(path): cannot read the label file")
         }
-        let spans = path.lowercased().hasSuffix(".csv") ? try parseCSV(data, path: path) : try parseJSON(data, path: path)
-        try validate(spans, path: path, knownLabels: knownLabels, csv: path.lowercased().hasSuffix(".csv"))
+        if path.lowercased().hasSuffix(".csv") {
+            var lines: [Int] = []
+            let spans = try parseCSV(data, path: path, lines: &lines)
+            try validate(spans, path: path, knownLabels: knownLabels, lines: lines)
+            return spans
+        }
+        let spans = try parseJSON(data, path: path)
+        try validate(spans, path: path, knownLabels: knownLabels, lines: nil)
         return spans
     }
 
@@ -47,7 +53,8 @@ public enum LabelFile {
         }
     }
 
-    static func parseCSV(_ data: Data, path: String) throws -> [LabelledSpan] {
+    /// `lines` receives each span's line number in the file (1-based) for error messages.
+    static func parseCSV(_ data: Data, path: String, lines: inout [Int]) throws -> [LabelledSpan] {
         guard let text = String(data: data, encoding: .utf8) else { throw ParseError(description: "\(path): not UTF-8 text") }
         var spans: [LabelledSpan] = []
         var columns: (start: Int, end: Int, label: Int)?
@@ -67,13 +74,14 @@ public enum LabelFile {
                 throw ParseError(description: "\(path):\(n + 1): expected start,end,label with numeric times")
             }
             spans.append(LabelledSpan(start: start, end: end, label: fields[c.label].trimmingCharacters(in: CharacterSet(charactersIn: "\""))))
+            lines.append(n + 1)
         }
         if columns == nil { throw ParseError(description: "\(path): empty label file") }
         return spans
     }
 
-    static func validate(_ spans: [LabelledSpan], path: String, knownLabels: [String]?, csv: Bool) throws {
-        func where_(_ i: Int) -> String { csv ? "\(path): row \(i + 1)" : "\(path): segment \(i + 1)" }
+    static func validate(_ spans: [LabelledSpan], path: String, knownLabels: [String]?, lines: [Int]?) throws {
+        func where_(_ i: Int) -> String { lines.map { "\(path):\($0[i])" } ?? "\(path): segment \(i + 1)" }
         let order = spans.indices.sorted { spans[$0].start < spans[$1].start }
         for (k, i) in order.enumerated() {
             let s = spans[i]

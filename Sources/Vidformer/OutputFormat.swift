@@ -75,6 +75,10 @@ public enum ResultWriter {
             ("frames_decoded", .integer(r.stats.framesDecoded)),
             ("frames_sampled", .integer(r.stats.framesSampled)),
             ("decode_errors", .integer(r.stats.decodeErrors)),
+        ]
+        // Frames whose timestamps went backwards or repeated are dropped and counted.
+        if r.stats.timestampsOutOfOrder > 0 { stats.append(("timestamps_out_of_order", .integer(r.stats.timestampsOutOfOrder))) }
+        stats += [
             ("tokens", .integer(r.tokens)),
             ("seconds", .number((r.wallSeconds * 1000).rounded() / 1000)),
             ("peak_rss_mb", .integer(Int(r.peakRSSMegabytes.rounded()))),

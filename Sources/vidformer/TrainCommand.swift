@@ -35,6 +35,7 @@ extension Commands {
             .option("fps", "<rate>", "Sampling rate.", default: "4"),
             .option("aspect", "<policy>", "How other shapes fill the frame.", default: "stretch", allowed: AspectPolicy.allCases.map(\.rawValue)),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
+            .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
             .flag("resume", "Continue the run saved in --out."),
             .option("threads", "<n>", "Worker threads.", default: "the core count"),
             .flag("progress", "Show progress on stderr."),
@@ -83,6 +84,14 @@ extension Commands {
             labels = set.sorted()
         }
         guard labels.count >= 2 else { throw CLIError.failure("\(data): training needs at least two labels, found \(labels)") }
+        var minimumSegment: [String: Double] = [:]
+        for item in (p.string("min-segment") ?? "").split(separator: ",") {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, labels.contains(String(parts[0])), let s = Double(parts[1]), s >= 0, s.isFinite else {
+                throw CLIError.usage("--min-segment takes label=seconds pairs for known labels; got '\(item)'", command: "train")
+            }
+            minimumSegment[String(parts[0])] = s
+        }
 
         var trainItems = found, valItems: [(video: String, labels: String)] = []
         if let valDir = p.string("val") {
@@ -112,7 +121,7 @@ extension Commands {
         let valVideos = try load(valItems, "validation videos")
         let name = p.string("name") ?? URL(fileURLWithPath: out).lastPathComponent
         let config = ModelConfig(name: name, labels: labels, frames: frames, network: network,
-                                 minimumSegmentSeconds: [:],
+                                 minimumSegmentSeconds: minimumSegment,
                                  training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
                                             "epochs": "\(options.epochs)", "seed": "\(options.seed)",
                                             "command": CommandLine.arguments.joined(separator: " ")])
@@ -153,6 +162,8 @@ extension Commands {
             ModelOptions.spec,
             .option("format", "<format>", "Output format.", default: "table on a terminal, json otherwise", allowed: ["table", "json"]),
             .option("threads", "<n>", "Worker threads.", default: "the core count"),
+            .option("predictions", "<dir>", "Score label files from this folder (X.json or X.csv per video, e.g. a baseline's) instead of running the model; the model gives the labels and the sampling."),
+            .option("cache", "<dir>", "Decoded-frame cache for --predictions.", default: "<data>/.vidformer-cache"),
         ],
         run: { p in
             guard let data = p.string("data") else { throw CLIError.usage("--data <dir> is required", command: "eval") }
@@ -163,7 +174,14 @@ extension Commands {
             do { found = try TrainingData.find(data) } catch { throw CLIError.failure("\(error)") }
             guard !found.isEmpty else { throw CLIError.failure("\(data): no videos with a label file") }
             let metrics: Metrics
-            do { metrics = try Evaluator.run(model: model, data: found, options: ClassifyOptions()) } catch { throw CLIError.failure("\(error)") }
+            do {
+                if let dir = p.string("predictions") {
+                    metrics = try Evaluator.scoreFiles(labels: model.config.labels, frames: model.config.frames, data: found, predictions: dir,
+                                                       cacheDirectory: p.string("cache") ?? (data as NSString).appendingPathComponent(".vidformer-cache"))
+                } else {
+                    metrics = try Evaluator.run(model: model, data: found, options: ClassifyOptions())
+                }
+            } catch { throw CLIError.failure("\(error)") }
             let format = p.string("format") ?? (isTerminal(1) ? "table" : "json")
             writeStdout(format == "json" ? metrics.json.rendered(pretty: true) + "\n" : metrics.table)
             return 0

@@ -82,9 +82,9 @@ struct TrainingTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.copyItem(atPath: "\(labelledFolder)/v0.mp4", toPath: "\(dir)/a.mp4")
-        for (csv, message) in [("start,end,label\n0,2,black\n1,3,bars\n", "row 2: overlaps"),
-                               ("start,end,label\n-1,2,black\n", "negative"),
-                               ("start,end,label\n0,2,black\n3,2,bars\n", "row 2: end 2.0 is not after start 3.0")] {
+        for (csv, message) in [("start,end,label\n0,2,black\n1,3,bars\n", "a.csv:3: overlaps"),
+                               ("start,end,label\n-1,2,black\n", "a.csv:2: negative"),
+                               ("start,end,label\n0,2,black\n3,2,bars\n", "a.csv:3: end 2.0 is not after start 3.0")] {
             try csv.write(toFile: "\(dir)/a.csv", atomically: true, encoding: .utf8)
             let r = try run(vidformerBinary, ["train", "--data", dir, "--out", "\(dir)/m"] + tinyModelArgs)
             #expect(r.status == 1)
