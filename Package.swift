@@ -38,11 +38,14 @@ let package = Package(
         // MARK: The executable: argument parsing, commands, progress display
         .executableTarget(name: "vidformer", dependencies: ["Vidformer"]),
 
+        // MARK: Fuzzing (Tools/fuzz.sh builds it with -sanitize=fuzzer; a plain build is a replayer)
+        .executableTarget(name: "vidformer-fuzz", dependencies: ["Vidformer", "VideoIO", "ReformerModel"], path: "Sources/vidformer-fuzz"),
+
         // MARK: Tests (one target per module; helpers shared through _TestSupport)
         .target(name: "_TestSupport", path: "Tests/_TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "_TestSupport"]),
         .testTarget(name: "ReformerModelTests", dependencies: ["ReformerModel", "TensorCore", "_TestSupport"]),
-        .testTarget(name: "VidformerTests", dependencies: ["Vidformer", "vidformer", "_TestSupport"]),
+        .testTarget(name: "VidformerTests", dependencies: ["Vidformer", "vidformer", "vidformer-fuzz", "_TestSupport"]),
     ]
 )

@@ -131,21 +131,26 @@ def find_material(root, split):
 class Plan:
     """The edit list of one video: segments with frame counts, sources and intended labels."""
 
-    def __init__(self, index, split, seed, material, minutes):
+    def __init__(self, index, split, seed, material, minutes, size=None, container=None):
         self.rng = random.Random(f"{split}-{seed}-{index}")
         rng = self.rng
         self.name = f"{split}_{index:03d}"
         self.width, self.height = rng.choices(SIZES, SIZE_WEIGHTS)[0]
         self.rate = rng.choices(RATES, RATE_WEIGHTS)[0]
         codec = rng.choices(CODECS, CODEC_WEIGHTS)[0]
+        # Overrides (for small demo files) come after the draws, so the random sequence is unchanged.
+        if size:
+            self.width, self.height = size
+        if container:
+            codec = next(c for c in CODECS if c[1] == container)
         self.codec, self.ext = codec[0], codec[1]
         lo, hi = QUALITY[self.codec]
         q = rng.randint(lo, hi)
         self.encoder = [a.replace("{q}", str(q)) for a in codec[2]]
         if self.codec == "mpeg2video" and self.rate not in (Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50)):
             self.rate = Fraction(25)
-        # Every fifth video drops frames irregularly (variable frame rate) where the container allows it.
-        self.vfr = self.ext in ("mp4", "mkv") and rng.random() < 0.25
+        # About a quarter of the videos drop frames irregularly (variable frame rate) where the container allows it.
+        self.vfr = self.ext in ("mp4", "mkv") and rng.random() < 0.25 and not container
         self.split = split
         self.clips, self.photos = material
         self.gen = GENERATORS[split]
@@ -431,11 +436,18 @@ def main():
     ap.add_argument("--seed", type=int, default=None, help="default: 1 for train, 2 for val")
     ap.add_argument("--minutes", type=float, nargs=2, default=(2.5, 3.2), metavar=("MIN", "MAX"))
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--size", help="WxH for every video (default: drawn per video)")
+    ap.add_argument("--container", choices=sorted({c[1] for c in CODECS}), help="one container/codec for every video, constant frame rate")
+    ap.add_argument("--name", help="name prefix instead of the split's")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else (1 if args.split == "train" else 2)
     material = find_material(args.sources, args.split)
     args.out.mkdir(parents=True, exist_ok=True)
-    plans = [Plan(i, args.split, seed, material, args.minutes) for i in range(args.videos)]
+    size = tuple(int(x) for x in args.size.split("x")) if args.size else None
+    plans = [Plan(i, args.split, seed, material, args.minutes, size, args.container) for i in range(args.videos)]
+    if args.name:
+        for i, p in enumerate(plans):
+            p.name = args.name if args.videos == 1 else f"{args.name}_{i:03d}"
     todo = [p for p in plans if not ((args.out / f"{p.name}.{p.ext}").exists() and (args.out / f"{p.name}.csv").exists())]
     manifest = args.out / "manifest.jsonl"
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool, open(manifest, "a") as f:

@@ -17,7 +17,7 @@ SETS=$DATA/sets
 OUT=${OUT:-Media/models/default}
 TRAIN_VIDEOS=${TRAIN_VIDEOS:-30}
 VAL_VIDEOS=${VAL_VIDEOS:-10}
-EPOCHS=${EPOCHS:-24}
+EPOCHS=${EPOCHS:-50}
 STEPS=${STEPS:-"fetch sets train eval baseline ablation"}
 B=.build/release/vidformer
 [ -x "$B" ] || swift build -c release --product vidformer

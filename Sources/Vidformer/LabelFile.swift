@@ -26,6 +26,11 @@ public enum LabelFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ParseError(description: "\(path): cannot read the label file")
         }
+        return try parse(data, path: path, knownLabels: knownLabels)
+    }
+
+    /// Parses and validates label-file bytes; `path`'s extension picks CSV or JSON and names errors.
+    public static func parse(_ data: Data, path: String, knownLabels: [String]? = nil) throws -> [LabelledSpan] {
         if path.lowercased().hasSuffix(".csv") {
             var lines: [Int] = []
             let spans = try parseCSV(data, path: path, lines: &lines)
