@@ -13,7 +13,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(demux safetensors labels)
 
 swift build -c release --product vidformer-fuzz --build-path .build/fuzz \
-  -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -DFUZZING
+  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld   # gold trips over the fuzzer runtime
 bin=.build/fuzz/release/vidformer-fuzz
 
 seed() {  # seed corpora: small real inputs of each kind

@@ -1,3 +1,16 @@
+import CFFmpeg
+/// The swscale filter that shrinks decoded pictures to the model's frame.
+public enum ScalingFilter: String, Sendable, CaseIterable, Codable {
+    /// Bilinear widened to the shrink factor: each output pixel averages its whole source
+    /// area (smooth; fine detail and snow average away).
+    case bilinear
+    /// Bilinear between the nearest source pixels only: keeps per-pixel texture such as snow
+    /// and compression noise (aliased, and faster).
+    case fast
+
+    var swsFlags: Int32 { self == .bilinear ? Int32(SWS_BILINEAR) : Int32(SWS_FAST_BILINEAR) }
+}
+
 /// How a picture of another shape fills the model's frame.
 public enum AspectPolicy: String, Sendable, CaseIterable, Codable {
     /// Scale each axis independently to fill the frame (the default: every pixel carries picture).

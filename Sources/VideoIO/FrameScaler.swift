@@ -12,7 +12,10 @@ final class FrameScaler {
     private var placement = FramePlacement(sourceWidth: 1, sourceHeight: 1, outWidth: 1, outHeight: 1,
                                            rotation: .none, aspect: .stretch)
 
-    init(outWidth: Int, outHeight: Int, rotation: Rotation, aspect: AspectPolicy) {
+    let filter: ScalingFilter
+
+    init(outWidth: Int, outHeight: Int, rotation: Rotation, aspect: AspectPolicy, filter: ScalingFilter = .bilinear) {
+        self.filter = filter
         self.outWidth = outWidth
         self.outHeight = outHeight
         self.rotation = rotation
@@ -72,7 +75,7 @@ final class FrameScaler {
         sws_freeContext(sws)
         sws = sws_getContext(f.width, f.height, AVPixelFormat(rawValue: f.format),
                              Int32(placement.scaledWidth), Int32(placement.scaledHeight), AV_PIX_FMT_RGB24,
-                             SWS_BILINEAR, nil, nil, nil)
+                             filter.swsFlags, nil, nil, nil)
         guard let sws else {
             let format = av_get_pix_fmt_name(AVPixelFormat(rawValue: f.format)).map { String(cString: $0) } ?? "\(f.format)"
             throw FFmpegError(.scale, message: "\(name): cannot convert pixel format \(format) at \(f.width)x\(f.height)")

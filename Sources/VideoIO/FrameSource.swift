@@ -5,6 +5,8 @@ public struct FrameSourceOptions: Sendable, Equatable {
     /// Output frame size in pixels (the model's input).
     public var width = 64, height = 64
     public var aspect: AspectPolicy = .stretch
+    /// How pixels are resampled to the small frame.
+    public var scaling: ScalingFilter = .bilinear
     /// Samples per second on a grid from `start`; nil keeps every decoded frame.
     public var fps: Double?
     /// Decode key frames only (`AVDISCARD_NONKEY`).
@@ -118,7 +120,8 @@ public final class FrameSource {
             skipping = .none
         }
         decoder = try VideoDecoder(stream: stream, threads: options.threads, skipping: skipping, name: name)
-        scaler = FrameScaler(outWidth: options.width, outHeight: options.height, rotation: info.rotation, aspect: options.aspect)
+        scaler = FrameScaler(outWidth: options.width, outHeight: options.height, rotation: info.rotation, aspect: options.aspect,
+                             filter: options.scaling)
         sampler = NearestFrameSampler(fps: options.fps, start: options.start)
         let startPTS = stream.pointee.start_time
         origin = startPTS == AVCode.noPTS ? 0 : startPTS

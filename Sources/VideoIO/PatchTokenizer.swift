@@ -3,26 +3,35 @@
 /// Order (fixed; models depend on it): patches row by row (top-left patch first, then to the
 /// right), and inside a patch pixels row by row, each pixel R, G, B. A byte `b` becomes
 /// `b / 127.5 - 1`, so black is -1 and full white is 1.
+///
+/// With `motion`, each token also carries the change since the previous sampled frame: after
+/// the patch's pixel values come, in the same order, `(b - b_previous) / 127.5` (zeros for
+/// the first frame). A held picture is then all zeros there and snow is random, whatever the
+/// picture looks like.
 public struct PatchTokenizer: Sendable, Codable, Equatable {
     public let patch: Int
     public let frameWidth: Int, frameHeight: Int
+    public let motion: Bool
 
-    public init(patch: Int, frameWidth: Int, frameHeight: Int) {
+    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false) {
         precondition(patch > 0 && frameWidth % patch == 0 && frameHeight % patch == 0,
                      "frame \(frameWidth)x\(frameHeight) is not a whole number of \(patch)-pixel patches")
         self.patch = patch
         self.frameWidth = frameWidth
         self.frameHeight = frameHeight
+        self.motion = motion
     }
 
     public var patchesAcross: Int { frameWidth / patch }
     public var patchesDown: Int { frameHeight / patch }
     public var tokensPerFrame: Int { patchesAcross * patchesDown }
-    public var tokenWidth: Int { patch * patch * 3 }
+    public var tokenWidth: Int { patch * patch * 3 * (motion ? 2 : 1) }
 
-    /// Appends `tokensPerFrame * tokenWidth` floats for `rgb` (frameHeight rows of frameWidth RGB pixels).
-    public func append(_ rgb: [UInt8], to tokens: inout [Float]) {
+    /// Appends `tokensPerFrame * tokenWidth` floats for `rgb` (frameHeight rows of frameWidth RGB
+    /// pixels); `previous` is the frame sampled before it (motion tokens only; nil: none).
+    public func append(_ rgb: [UInt8], previous: [UInt8]? = nil, to tokens: inout [Float]) {
         precondition(rgb.count == frameWidth * frameHeight * 3, "frame is not \(frameWidth)x\(frameHeight) RGB")
+        precondition(previous == nil || previous!.count == rgb.count, "previous frame has another size")
         let start = tokens.count
         tokens.append(contentsOf: repeatElement(0, count: tokensPerFrame * tokenWidth))
         let p = patch, w = frameWidth, across = patchesAcross, width = tokenWidth
@@ -32,8 +41,16 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
                 for py in 0..<patchesDown {
                     for px in 0..<across {
                         for y in 0..<p {
-                            let row = src.baseAddress! + ((py * p + y) * w + px * p) * 3
+                            let offset = ((py * p + y) * w + px * p) * 3
+                            let row = src.baseAddress! + offset
                             for i in 0..<(p * 3) { out[y * p * 3 + i] = Float(row[i]) * (1 / 127.5) - 1 }
+                            if motion, let previous {
+                                let half = p * p * 3
+                                previous.withUnsafeBufferPointer { prev in
+                                    let before = prev.baseAddress! + offset
+                                    for i in 0..<(p * 3) { out[half + y * p * 3 + i] = (Float(row[i]) - Float(before[i])) * (1 / 127.5) }
+                                }
+                            }
                         }
                         out += width
                     }
@@ -42,10 +59,10 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
         }
     }
 
-    public func tokens(_ rgb: [UInt8]) -> [Float] {
+    public func tokens(_ rgb: [UInt8], previous: [UInt8]? = nil) -> [Float] {
         var t: [Float] = []
         t.reserveCapacity(tokensPerFrame * tokenWidth)
-        append(rgb, to: &t)
+        append(rgb, previous: previous, to: &t)
         return t
     }
 }

@@ -6,7 +6,13 @@ import Foundation
 /// binary (`bin/../share/…`); and the repository's `Media/models/default`, found from the
 /// binary's own path (`.build/<config>/vidformer` → the package root).
 public enum DefaultModel {
-    public static func candidates(executable: String = CommandLine.arguments.first ?? "") -> [String] {
+    /// The running binary's real path (`/proc/self/exe`; argv[0] may be a bare name found on PATH).
+    public static var runningExecutable: String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return CommandLine.arguments.first ?? ""
+    }
+
+    public static func candidates(executable: String = runningExecutable) -> [String] {
         var list: [String] = []
         if let env = ProcessInfo.processInfo.environment["VIDFORMER_MODEL"], !env.isEmpty { list.append(env) }
         let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath()

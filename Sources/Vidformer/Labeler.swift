@@ -39,6 +39,8 @@ public final class Labeler {
     /// The largest number of frames one model call has seen (bank + context + new).
     private(set) var largestInput = 0
     public private(set) var framesSeen = 0
+    /// The last frame added (for motion tokens: the only picture ever kept).
+    private var previousFrame: [UInt8]?
     public private(set) var tokensProcessed = 0
 
     static let embedBatch = 32
@@ -64,7 +66,8 @@ public final class Labeler {
 
     /// Adds a frame; returns frame labels that became final.
     public func add(_ frame: SampledFrame) -> [FrameLabel] {
-        tokenizer.append(frame.rgb, to: &pendingTokens)
+        tokenizer.append(frame.rgb, previous: previousFrame, to: &pendingTokens)
+        if tokenizer.motion { previousFrame = frame.rgb }
         pendingTimes.append(frame.time)
         framesSeen += 1
         // Embed in batches, but never past the end of the current window.

@@ -15,7 +15,11 @@ public struct DecodedVideo: Sendable {
     public func tokens(_ range: Range<Int>, tokenizer: PatchTokenizer) -> Tensor {
         var out: [Float] = []
         out.reserveCapacity(range.count * tokenizer.tokensPerFrame * tokenizer.tokenWidth)
-        for f in range { tokenizer.append(Array(rgb[(f * frameBytes)..<((f + 1) * frameBytes)]), to: &out) }
+        func frame(_ f: Int) -> [UInt8] { Array(rgb[(f * frameBytes)..<((f + 1) * frameBytes)]) }
+        for f in range {
+            // Motion tokens see the frame before the crop too, exactly as classify would.
+            tokenizer.append(frame(f), previous: tokenizer.motion && f > 0 ? frame(f - 1) : nil, to: &out)
+        }
         return Tensor(shape: [range.count * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: out)
     }
 }
@@ -82,7 +86,8 @@ public enum TrainingData {
         let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ bytes: [UInt8]) { for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } }
-        mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1".utf8))
+        let scaling = frames.scaling == .bilinear ? "" : "|" + frames.scaling.rawValue
+        mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1\(scaling)".utf8))
         if let handle = FileHandle(forReadingAtPath: video) {
             defer { try? handle.close() }
             mix([UInt8](handle.readData(ofLength: 65536)))

@@ -11,9 +11,26 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     /// Samples per second.
     public var fps = 4.0
     public var aspect: AspectPolicy = .stretch
+    /// How decoded pictures shrink to the frame (older configs: bilinear).
+    public var scaling: ScalingFilter = .bilinear
+    /// Tokens carry the change since the previous sampled frame too (older configs: no).
+    public var motion = false
 
     public init() {}
-    public var tokenizer: PatchTokenizer { PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height) }
+    public var tokenizer: PatchTokenizer { PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion) }
+
+    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        width = try c.decode(Int.self, forKey: .width)
+        height = try c.decode(Int.self, forKey: .height)
+        patch = try c.decode(Int.self, forKey: .patch)
+        fps = try c.decode(Double.self, forKey: .fps)
+        aspect = try c.decode(AspectPolicy.self, forKey: .aspect)
+        scaling = try c.decodeIfPresent(ScalingFilter.self, forKey: .scaling) ?? .bilinear
+        motion = try c.decodeIfPresent(Bool.self, forKey: .motion) ?? false
+    }
 
     /// Frame-source options that produce exactly these frames (callers add trimming and threads).
     public var sourceOptions: FrameSourceOptions {
@@ -21,6 +38,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         o.width = width
         o.height = height
         o.aspect = aspect
+        o.scaling = scaling
         o.fps = fps
         return o
     }
@@ -51,7 +69,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     }
 
     public var classifierConfig: ClassifierConfig {
-        ClassifierConfig(tokenWidth: frames.patch * frames.patch * 3, tokensPerFrame: frames.tokenizer.tokensPerFrame,
+        ClassifierConfig(tokenWidth: frames.tokenizer.tokenWidth, tokensPerFrame: frames.tokenizer.tokensPerFrame,
                          labels: labels, network: network)
     }
 

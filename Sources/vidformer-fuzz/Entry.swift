@@ -1,18 +1,28 @@
 import Foundation
 
 #if FUZZING
-/// libFuzzer's entry point (built with -sanitize=fuzzer -parse-as-library -DFUZZING).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
-    Harness.run(Data(bytes: bytes, count: count))
-    return 0
-}
-#else
-/// Without the fuzzer: replays inputs (files, or every file in a folder) through the same
-/// harness, so saved crashes stay regression tests.  VIDFORMER_FUZZ_TARGET picks the target.
+/// libFuzzer's driver (linked by -sanitize=fuzzer); SwiftPM names the executable's entry point
+/// itself, so `main` below hands control to the driver instead of libFuzzer's own `main`.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
+                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+#endif
+
+/// With the fuzzer (built by Tools/fuzz.sh with -sanitize=fuzzer -DFUZZING): libFuzzer runs the
+/// harness. Without it: replays inputs (files, or every file in a folder) through the same
+/// harness, so saved findings stay regression tests. VIDFORMER_FUZZ_TARGET picks the target.
 @main
-struct Replay {
+struct FuzzMain {
     static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(runFuzzerDriver(&argc, &argv) { bytes, count in
+            Harness.run(count > 0 ? Data(bytes: bytes!, count: count) : Data())
+            return 0
+        })
+        #else
         var files: [String] = []
         for arg in CommandLine.arguments.dropFirst() {
             var isDir: ObjCBool = false
@@ -28,6 +38,6 @@ struct Replay {
             Harness.run(data)
         }
         print("replayed \(files.count) input(s) through \(Harness.target.rawValue)")
+        #endif
     }
 }
-#endif

@@ -34,6 +34,9 @@ extension Commands {
             .option("patch", "<pixels>", "Patch size.", default: "16"),
             .option("fps", "<rate>", "Sampling rate.", default: "4"),
             .option("aspect", "<policy>", "How other shapes fill the frame.", default: "stretch", allowed: AspectPolicy.allCases.map(\.rawValue)),
+            .option("scaling", "<filter>", "How decoded pictures shrink: bilinear averages each area; fast keeps per-pixel texture (snow).",
+                    default: "bilinear", allowed: ScalingFilter.allCases.map(\.rawValue)),
+            .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
             .flag("resume", "Continue the run saved in --out."),
@@ -53,6 +56,8 @@ extension Commands {
         frames.patch = try p.int("patch") ?? 16
         frames.fps = try p.double("fps") ?? 4
         frames.aspect = AspectPolicy(rawValue: p.string("aspect") ?? "stretch")!
+        frames.scaling = ScalingFilter(rawValue: p.string("scaling") ?? "bilinear")!
+        frames.motion = p.has("motion")
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
         guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }
         let network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,
@@ -164,6 +169,7 @@ extension Commands {
             .option("threads", "<n>", "Worker threads.", default: "the core count"),
             .option("predictions", "<dir>", "Score label files from this folder (X.json or X.csv per video, e.g. a baseline's) instead of running the model; the model gives the labels and the sampling."),
             .option("cache", "<dir>", "Decoded-frame cache for --predictions.", default: "<data>/.vidformer-cache"),
+            .option("max-tokens", "<n>", "As for classify: tokens the model sees at once (smaller values force windows).", default: "160000"),
         ],
         run: { p in
             guard let data = p.string("data") else { throw CLIError.usage("--data <dir> is required", command: "eval") }
@@ -173,13 +179,16 @@ extension Commands {
             let found: [(video: String, labels: String)]
             do { found = try TrainingData.find(data) } catch { throw CLIError.failure("\(error)") }
             guard !found.isEmpty else { throw CLIError.failure("\(data): no videos with a label file") }
+            var options = ClassifyOptions()
+            options.maxTokens = try p.int("max-tokens") ?? options.maxTokens
+            guard options.maxTokens >= 64 else { throw CLIError.usage("--max-tokens must be at least 64", command: "eval") }
             let metrics: Metrics
             do {
                 if let dir = p.string("predictions") {
                     metrics = try Evaluator.scoreFiles(labels: model.config.labels, frames: model.config.frames, data: found, predictions: dir,
                                                        cacheDirectory: p.string("cache") ?? (data as NSString).appendingPathComponent(".vidformer-cache"))
                 } else {
-                    metrics = try Evaluator.run(model: model, data: found, options: ClassifyOptions())
+                    metrics = try Evaluator.run(model: model, data: found, options: options)
                 }
             } catch { throw CLIError.failure("\(error)") }
             let format = p.string("format") ?? (isTerminal(1) ? "table" : "json")

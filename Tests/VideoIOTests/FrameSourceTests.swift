@@ -182,6 +182,27 @@ struct FrameSourceTests {
         }
     }
 
+    @Test func motionTokensCarryTheChangeSinceThePreviousFrame() {
+        var a: [UInt8] = [], b: [UInt8] = []
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<(4 * 4 * 3) { a.append(UInt8.random(in: 0...255, using: &g)); b.append(UInt8.random(in: 0...255, using: &g)) }
+        let plain = PatchTokenizer(patch: 2, frameWidth: 4, frameHeight: 4)
+        let t = PatchTokenizer(patch: 2, frameWidth: 4, frameHeight: 4, motion: true)
+        #expect(t.tokenWidth == 24)
+        let first = t.tokens(a), second = t.tokens(b, previous: a)
+        let pa = plain.tokens(a), pb = plain.tokens(b)
+        for k in 0..<4 {
+            for i in 0..<12 {
+                // First half: the pixels as without motion; second half: (b - a) / 127.5, zero with no previous frame.
+                #expect(first[k * 24 + i] == pa[k * 12 + i] && first[k * 24 + 12 + i] == 0)
+                #expect(second[k * 24 + i] == pb[k * 12 + i])
+                #expect(abs(Double(second[k * 24 + 12 + i]) - Double(pb[k * 12 + i] - pa[k * 12 + i])) < 1e-5)
+            }
+        }
+        // A held picture has no motion at all.
+        #expect(t.tokens(a, previous: a).enumerated().allSatisfy { $0.offset % 24 < 12 || $0.element == 0 })
+    }
+
     @Test func blackAndWhiteMapToMinusOneAndOne() {
         let t = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4)
         #expect(t.tokens([UInt8](repeating: 0, count: 96)).allSatisfy { $0 == -1 })
