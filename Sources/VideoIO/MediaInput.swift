@@ -147,8 +147,8 @@ final class MediaInput {
         context = opened
         let info = avformat_find_stream_info(opened, nil)
         if info < 0 {
-            var c: UnsafeMutablePointer<AVFormatContext>? = opened
-            avformat_close_input(&c)
+            // Every stored property is set, so throwing runs deinit, which closes the input
+            // (closing it here as well freed it twice: found by the demux fuzzer).
             throw FFmpegError(interrupt.timedOut ? .timeout : .open, code: info,
                               message: "\(spec.displayName): cannot read stream information: \(Self.describeOpenFailure(info, interrupt, spec: spec))")
         }
