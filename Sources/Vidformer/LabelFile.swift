@@ -23,7 +23,7 @@ public enum LabelFile {
     }
 
     public static func read(_ path: String, knownLabels: [String]? = nil) throws -> [LabelledSpan] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readWholeFile(path) else {
             throw ParseError(description: "\(path): cannot read the label file")
         }
         return try parse(data, path: path, knownLabels: knownLabels)

@@ -108,7 +108,7 @@ public enum TrainingData {
     }
 
     static func readCache(_ path: String) -> ([Double], [UInt8])? {
-        guard let data = FileManager.default.contents(atPath: path), data.count >= magic.count + 8,
+        guard let data = readWholeFile(path), data.count >= magic.count + 8,
               [UInt8](data.prefix(magic.count)) == magic else { return nil }
         let bytes = [UInt8](data)
         var count: UInt64 = 0

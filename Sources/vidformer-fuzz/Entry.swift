@@ -1,4 +1,5 @@
 import Foundation
+import Vidformer
 
 #if FUZZING
 /// libFuzzer's driver (linked by -sanitize=fuzzer); SwiftPM names the executable's entry point
@@ -34,7 +35,7 @@ struct FuzzMain {
             }
         }
         for f in files {
-            guard let data = FileManager.default.contents(atPath: f) else { continue }
+            guard let data = readWholeFile(f) else { continue }
             Harness.run(data)
         }
         print("replayed \(files.count) input(s) through \(Harness.target.rawValue)")

@@ -34,7 +34,7 @@ extension Commands {
             .option("include", "<glob>", "Only files whose relative path or name matches (repeatable).", repeatable: true),
             .option("exclude", "<glob>", "Leave out files whose relative path or name matches (repeatable).", repeatable: true),
             .flag("force", "Redo videos whose outputs are up to date."),
-            .option("jobs", short: "j", "<n>", "Videos processed at once.", default: "half the cores, at least 1"),
+            .option("jobs", short: "j", "<n>", "Videos processed at once.", default: "the core count (fewer if memory is short: 1.5 GB each)"),
             .option("threads", "<n>", "Threads per video (decoding and model).", default: "cores / jobs"),
             .option("shard", "<K/N>", "Take only shard K (0-based) of N.", default: "from Slurm or Kubernetes, else everything"),
             .option("shards", "<n>", "Shard count with a Kubernetes indexed Job (JOB_COMPLETION_INDEX gives K)."),
@@ -68,7 +68,10 @@ extension Commands {
         guard !formats.isEmpty else { throw CLIError.usage("--format needs at least one format", command: "annotate") }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let jobs = try p.int("jobs") ?? max(1, cores / 2)
+        // One single-threaded job per core is the fastest split (decoding parallelises across
+        // files better than within one), as long as each job's 1 GB ceiling fits in memory.
+        let memoryJobs = Int(Double(ProcessInfo.processInfo.physicalMemory) / 1.5e9)
+        let jobs = try p.int("jobs") ?? max(1, min(cores, memoryJobs))
         guard jobs > 0 else { throw CLIError.usage("--jobs must be positive", command: "annotate") }
         let threads = try p.int("threads") ?? max(1, cores / jobs)
         guard threads > 0 else { throw CLIError.usage("--threads must be positive", command: "annotate") }
@@ -269,7 +272,7 @@ final class AnnotateRun {
     // MARK: index
 
     static func readIndex(_ path: String) -> [String: [String: Any]] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        guard let data = readWholeFile(path) else { return [:] }
         var records: [String: [String: Any]] = [:]
         for line in data.split(separator: 10) {
             // A line cut short by a kill is simply not a record.
@@ -314,7 +317,7 @@ final class AnnotateRun {
         var lines: [String: String] = [:]
         var finished: [String: String] = [:]
         for file in ["vidformer-index.jsonl"] + shards {
-            guard let data = FileManager.default.contents(atPath: dir + "/" + file) else { continue }
+            guard let data = readWholeFile(dir + "/" + file) else { continue }
             for line in data.split(separator: 10) {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let rel = obj["path"] as? String else { continue }
@@ -588,7 +591,7 @@ final class AnnotateRun {
         }
         h.seekToEndOfFile()
         // A previous run killed mid-line: start on a fresh line.
-        if let data = FileManager.default.contents(atPath: indexPath), let last = data.last, last != 10 { h.write(Data([10])) }
+        if let data = readWholeFile(indexPath), let last = data.last, last != 10 { h.write(Data([10])) }
         return h
     }
 
@@ -598,7 +601,7 @@ final class AnnotateRun {
 
     /// One record per video (the latest), rewritten atomically.
     func compactIndex() throws {
-        guard let data = FileManager.default.contents(atPath: indexPath) else { return }
+        guard let data = readWholeFile(indexPath) else { return }
         var latest: [String: String] = [:]
         var order: [String] = []
         for line in data.split(separator: 10) {
