@@ -72,3 +72,18 @@ public func readWholeFile(_ path: String) -> Data? {
     if st.st_size == 0 { return Data() }
     return FileManager.default.contents(atPath: path)
 }
+
+/// 64-bit FNV-1a: a stable hash (the same on every machine and run) for cache keys, settings
+/// keys and shard assignment.
+public struct FNV1a {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    public mutating func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x100_0000_01b3 }
+    }
+    public static func hash(_ text: String) -> UInt64 {
+        var h = FNV1a()
+        h.mix(text.utf8)
+        return h.value
+    }
+}

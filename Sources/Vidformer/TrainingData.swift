@@ -16,9 +16,12 @@ public struct DecodedVideo: Sendable {
         var out: [Float] = []
         out.reserveCapacity(range.count * tokenizer.tokensPerFrame * tokenizer.tokenWidth)
         func frame(_ f: Int) -> [UInt8] { Array(rgb[(f * frameBytes)..<((f + 1) * frameBytes)]) }
+        // Motion tokens see the frame before the crop too, exactly as classify would.
+        var previous = tokenizer.motion && range.lowerBound > 0 ? frame(range.lowerBound - 1) : nil
         for f in range {
-            // Motion tokens see the frame before the crop too, exactly as classify would.
-            tokenizer.append(frame(f), previous: tokenizer.motion && f > 0 ? frame(f - 1) : nil, to: &out)
+            let current = frame(f)
+            tokenizer.append(current, previous: previous, to: &out)
+            if tokenizer.motion { previous = current }
         }
         return Tensor(shape: [range.count * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: out)
     }
@@ -84,8 +87,8 @@ public enum TrainingData {
         let attributes = try FileManager.default.attributesOfItem(atPath: video)
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: [UInt8]) { for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        var hash = FNV1a()
+        func mix(_ bytes: [UInt8]) { hash.mix(bytes) }
         let scaling = frames.scaling == .bilinear ? "" : "|" + frames.scaling.rawValue
         mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1\(scaling)".utf8))
         if let handle = FileHandle(forReadingAtPath: video) {
@@ -93,7 +96,7 @@ public enum TrainingData {
             mix([UInt8](handle.readData(ofLength: 65536)))
             if size > 131072 { try? handle.seek(toOffset: UInt64(size - 65536)); mix([UInt8](handle.readData(ofLength: 65536))) }
         }
-        return String(hash, radix: 16)
+        return String(hash.value, radix: 16)
     }
 
     static let magic = Array("VFFRAMES1".utf8)

@@ -151,11 +151,7 @@ struct Shard: Equatable {
     }
 
     /// FNV-1a of the relative path: the same on every machine and every run.
-    static func hash(_ relativePath: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in relativePath.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
+    static func hash(_ relativePath: String) -> UInt64 { FNV1a.hash(relativePath) }
 
     func owns(_ relativePath: String) -> Bool { Int(Shard.hash(relativePath) % UInt64(count)) == index }
     var suffix: String { ".shard-\(index)-of-\(count)" }
@@ -209,8 +205,8 @@ final class AnnotateRun {
 
     /// Model identity (config and weights) plus every setting that changes the outputs.
     static func settingsKey(modelPath: String, formats: [OutputFormat], childArguments: [String]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 { for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        var hash = FNV1a()
+        func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 { hash.mix(bytes) }
         mix(Array((try? Data(contentsOf: URL(fileURLWithPath: modelPath + "/config.json"))) ?? Data()))
         let weights = modelPath + "/model.safetensors"
         var st = stat()
@@ -220,7 +216,7 @@ final class AnnotateRun {
             !["--threads", "--model"].contains(a) && !(i > 0 && ["--threads", "--model"].contains(childArguments[i - 1]))
         }.map(\.element)
         mix(settings.joined(separator: " ").utf8)
-        return String(format: "%016llx", h) + "|" + formats.map(\.rawValue).joined(separator: ",")
+        return String(format: "%016llx", hash.value) + "|" + formats.map(\.rawValue).joined(separator: ",")
     }
 
     func log(_ text: String) {
@@ -392,6 +388,9 @@ final class AnnotateRun {
             }
         }
 
+        // Temporaries left by a killed run: one listing per output folder, not one per video.
+        removeTemporaries(videos)
+
         // 3. Classify, `jobs` at a time.
         let total = videos.reduce(0) { $0 + $1.duration }
         var ok = 0, doneSeconds = 0.0, interrupted = false
@@ -427,7 +426,6 @@ final class AnnotateRun {
                 }
             }
             while !stop && running.count < jobs, let v = queue.popFirst() {
-                removeTemporaries(v)
                 do {
                     for dir in Set(v.outputs.map { ($0 as NSString).deletingLastPathComponent }) {
                         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -558,27 +556,32 @@ final class AnnotateRun {
         guard status == 0, let obj = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
             return looksLikeVideo ? .failed(reason) : .notVideo(reason)
         }
-        let container = obj["container"] as? String ?? ""
         let streams = obj["streams"] as? [[String: Any]] ?? []
         guard let selected = streams.first(where: { $0["selected"] as? Bool == true }) else {
             return looksLikeVideo ? .failed("no video stream") : .notVideo("no video stream")
         }
-        if container.hasPrefix("image2") || container.hasSuffix("_pipe") || container == "gif" && !looksLikeVideo {
-            if !looksLikeVideo { return .notVideo("an image (\(container))") }
-        }
+        // Still images and text art never get here: probe itself rejects them (MediaInput.notVideo).
         let duration = (obj["duration"] as? Double) ?? (selected["duration"] as? Double) ?? 0
         return .video(duration)
     }
 
-    func removeTemporaries(_ v: Video) {
-        for o in v.outputs {
-            let dir = (o as NSString).deletingLastPathComponent
-            let prefix = "." + (o as NSString).lastPathComponent + ".tmp-"
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(prefix) {
+    /// Removes AtomicFile temporaries (`.NAME.tmp-…`) of these videos' outputs.
+    func removeTemporaries(_ videos: [Video]) {
+        var prefixes: [String: Set<String>] = [:]   // folder -> ".name.tmp-" prefixes
+        for v in videos {
+            for o in v.outputs {
+                prefixes[(o as NSString).deletingLastPathComponent, default: []].insert("." + (o as NSString).lastPathComponent + ".tmp-")
+            }
+        }
+        for (dir, wanted) in prefixes {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(".") {
+                guard let cut = name.range(of: ".tmp-"), wanted.contains(String(name[..<cut.upperBound])) else { continue }
                 try? FileManager.default.removeItem(atPath: dir + "/" + name)
             }
         }
     }
+
+    func removeTemporaries(_ v: Video) { removeTemporaries([v]) }
 
     func openIndexForAppend() throws -> FileHandle {
         if !FileManager.default.fileExists(atPath: indexPath) {

@@ -1,4 +1,5 @@
 import Foundation
+import Vidformer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,12 +18,7 @@ final class Subprocess {
     private(set) var signal: Int32?
 
     /// The running binary, for spawning ourselves.
-    static let selfPath: String = {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        if n > 0 { return String(cString: buf) }
-        return CommandLine.arguments[0]
-    }()
+    static let selfPath = DefaultModel.runningExecutable
 
     init(_ executable: String, _ arguments: [String]) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
