@@ -41,6 +41,10 @@ let package = Package(
         // MARK: Fuzzing (Tools/fuzz.sh builds it with -sanitize=fuzzer; a plain build is a replayer)
         .executableTarget(name: "vidformer-fuzz", dependencies: ["Vidformer", "VideoIO", "ReformerModel"], path: "Sources/vidformer-fuzz"),
 
+        // MARK: The Reformer paper's duplication task (Tools/duplication_task.sh)
+        .executableTarget(name: "vidformer-duplication", dependencies: ["ReformerModel", "TensorCore"], path: "Tools/DuplicationTask",
+                          swiftSettings: numericFlags),
+
         // MARK: Tests (one target per module; helpers shared through _TestSupport)
         .target(name: "_TestSupport", path: "Tests/_TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"]),

@@ -117,6 +117,60 @@ func smallNetwork(layers: Int, kind: AttentionKind = .lsh, rounds: Int = 2, caus
         }
     }
 
+    @Test(arguments: [(AttentionKind.lsh, 2), (.full, 1)])
+    func causalSequenceModelGradients(kind: AttentionKind, rounds: Int) {
+        let config = SequenceModelConfig(vocabulary: 5, maxLength: 12,
+                                         network: NetworkConfig(width: 8, layers: 1, hidden: 16, feedForwardChunk: 5,
+                                                                attention: AttentionConfig(kind: kind, heads: 2, headWidth: 4, rounds: rounds,
+                                                                                           chunk: 4, causal: true)))
+        let model = SequenceModel(config: config)
+        var g = SeededGenerator(seed: 21)
+        let ids = (0..<11).map { _ in Int(g.next() % 5) }
+        let G = Tensor(randomNormal: [11, 5], std: 1, generator: &g)
+        let (logits, trace) = model.forward(ids, hashSeed: 3, trace: true)
+        #expect(logits.shape == [11, 5])
+        model.zeroGrads()
+        model.backward(G, trace: trace!)
+        let caches = trace!.network.caches
+        func loss() -> Double {
+            let (o, _) = model.forward(ids, reuse: caches)
+            return zip(o.scalars, G.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let eps: Float = 1e-2
+        for p in [model.tokens.table, model.positions.table, model.head.weight, model.network.blocks[0].attention.wqk.weight] {
+            let saved = p.value
+            var analytic: [Double] = [], fd: [Double] = []
+            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 12)) {
+                p.value[i] = saved[i] + eps; let a = loss()
+                p.value[i] = saved[i] - eps; let b = loss()
+                p.value = saved
+                fd.append((a - b) / Double(2 * eps))
+                analytic.append(Double(p.grad[i]))
+            }
+            #expect(relativeNormError(analytic, fd) < 1e-2, "\(p.name): \(relativeNormError(analytic, fd))")
+        }
+        // Causal: changing the last symbol changes no earlier row's logits.
+        var changed = ids
+        changed[10] = (changed[10] + 1) % 5
+        let (a, _) = model.forward(ids, reuse: caches), (b, _) = model.forward(changed, reuse: caches)
+        #expect(a.scalars[0..<50] == b.scalars[0..<50])
+        #expect(a.scalars[50..<55] != b.scalars[50..<55])
+    }
+
+    @Test func sequenceModelUnderAnotherAttentionKeepsItsWeights() {
+        let config = SequenceModelConfig(vocabulary: 7, maxLength: 40,
+                                         network: NetworkConfig(width: 8, layers: 1, hidden: 16, feedForwardChunk: 5,
+                                                                attention: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 4,
+                                                                                           chunk: 64, causal: true)))
+        let model = SequenceModel(config: config)
+        let full = model.withAttention(AttentionConfig(kind: .full, heads: 2, headWidth: 4, causal: true))
+        #expect(zip(model.parameters, full.parameters).allSatisfy { $0.name == $1.name && $0.value == $1.value })
+        // Shorter than one chunk, LSH is exact attention: both give the same logits.
+        let ids = Array(0..<30).map { $0 % 7 }
+        let (a, _) = model.forward(ids), (b, _) = full.forward(ids)
+        #expect(relativeNormError(a.doubles, b.doubles) < 1e-5)
+    }
+
     @Test func parameterNamesAreStableAndUnique() {
         let net = smallNetwork(layers: 2)
         let names = net.parameters.map(\.name)
