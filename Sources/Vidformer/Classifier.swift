@@ -98,10 +98,15 @@ public final class VideoClassifier {
             if options.keepFrames { frames.append(contentsOf: labels) }
             for s in builder.add(labels) { onSegment(s) }
         }
-        while let frame = try source.next() {
-            lastTime = frame.time
-            take(labeler.add(frame))
-            onProgress(frame.time - options.start, total)
+        // Decoding runs one thread ahead; the model's work here overlaps it.
+        let decoding = DecodeAhead(source)
+        do {
+            defer { decoding.join() }
+            while let frame = try decoding.next() {
+                lastTime = frame.time
+                take(labeler.add(frame))
+                onProgress(frame.time - options.start, total)
+            }
         }
         take(labeler.finish())
         guard labeler.framesSeen > 0 else {
