@@ -27,6 +27,23 @@ import _TestSupport
         #expect(zip(bank, bank.dropFirst()).allSatisfy { $1 - $0 == labeler.memoryStride }, "evenly spread: \(bank)")
     }
 
+    /// The last window's labels depend on the very first frame (through the bank, 190 frames and
+    /// dozens of windows later) and not on a frame the bank has let go.
+    @Test func lateWindowsStillSeeTheFirstFrameThroughTheBank() throws {
+        let model = try VideoModel.load(testModelDirectory)
+        func lastLabels(replacing index: Int?) -> [[Float]] {
+            let labeler = Labeler(model: model, windowFrames: 5, contextFrames: 3, memoryFrames: 8)
+            var labelled: [FrameLabel] = []
+            for i in 0..<203 { labelled += labeler.add(frame(i == index ? 10_000 + i : i)) }
+            labelled += labeler.finish()
+            #expect(labeler.memoryIndices.contains(0) && !labeler.memoryIndices.contains(1) && !labeler.memoryIndices.contains(2))
+            return labelled.suffix(3).map(\.probabilities)
+        }
+        let base = lastLabels(replacing: nil)
+        #expect(lastLabels(replacing: 0) != base, "frame 0 is in the bank: the last window attends to it")
+        #expect(lastLabels(replacing: 1) == base, "frame 1 left the bank: nothing of it is left")
+    }
+
     @Test func aWholeVideoInOneWindowNeedsNoBank() throws {
         let model = try VideoModel.load(testModelDirectory)
         let (window, context, memory) = Labeler.windowSizes(maxTokens: 160_000, tokensPerFrame: 16)
