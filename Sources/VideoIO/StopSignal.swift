@@ -1,20 +1,35 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Set from a SIGINT/SIGTERM handler; readers stop at the next packet and callers flush what
-/// they have. A plain word written by the handler and polled by the reading thread.
+/// they have. Lock-free atomic words: written by the handler (or the main thread on a broken
+/// pipe) and polled by the decoding thread.
 public enum StopSignal {
+    private static let requestedWord = Atomic<Int32>(0)
+    private static let countWord = Atomic<Int32>(0)
+
     /// The signal number of the last SIGINT/SIGTERM received (0: none).
-    nonisolated(unsafe) public static var requested: Int32 = 0
+    public static var requested: Int32 {
+        get { requestedWord.load(ordering: .acquiring) }
+        set { requestedWord.store(newValue, ordering: .releasing) }
+    }
     /// How many SIGINT/SIGTERM have arrived (a second Ctrl-C can mean "now").
-    nonisolated(unsafe) public static var count: Int32 = 0
+    public static var count: Int32 { countWord.load(ordering: .acquiring) }
+
+    /// What the handlers do (async-signal-safe: two atomic operations).
+    private static func received(_ n: Int32) {
+        requestedWord.store(n, ordering: .releasing)
+        countWord.wrappingAdd(1, ordering: .acquiringAndReleasing)
+    }
 
     /// Installs handlers for SIGINT and SIGTERM that set `requested`, and ignores SIGPIPE so a
     /// closed output shows up as a write error instead of killing the process.
     public static func install() {
-        signal(SIGINT) { n in StopSignal.requested = n; StopSignal.count &+= 1 }
-        signal(SIGTERM) { n in StopSignal.requested = n; StopSignal.count &+= 1 }
+        _ = (requested, count)   // initialise the words before a handler can touch them
+        signal(SIGINT) { n in StopSignal.received(n) }
+        signal(SIGTERM) { n in StopSignal.received(n) }
         signal(SIGPIPE, SIG_IGN)
         // A parent may have started us with these blocked (the mask is inherited): unblock them.
         var set = sigset_t()

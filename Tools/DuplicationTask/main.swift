@@ -98,6 +98,13 @@ func train(_ o: Options) throws {
     let network = NetworkConfig(width: width, layers: try o.int("layers", 1), hidden: try o.int("hidden", 4 * width),
                                 feedForwardChunk: 1024, attention: attention, seed: UInt64(try o.int("seed", 1)))
     let model = SequenceModel(config: SequenceModelConfig(vocabulary: vocabulary, maxLength: length, network: network))
+    // --init DIR: continue from another run's weights (same shapes) with a fresh schedule.
+    var earlierSteps = 0
+    if let initial = o.values["init"] {
+        let (tensors, meta) = try Safetensors.decode(Data(contentsOf: URL(fileURLWithPath: initial + "/model.safetensors")))
+        try model.load(tensors)
+        earlierSteps = Int(meta["steps"] ?? "0") ?? 0
+    }
     let steps = try o.int("steps", 4000), batch = try o.int("batch", 8)
     var settings = AdamW.Settings()
     settings.learningRate = Float(try o.double("lr", 1e-3))
@@ -107,7 +114,9 @@ func train(_ o: Options) throws {
     let optimizer = AdamW(model.parameters, settings: settings)
     let budget = try o.double("minutes", 1e9) * 60
     let logEvery = try o.int("log-every", 50)
-    var data = SeededGenerator(seed: UInt64(try o.int("data-seed", 7)))
+    // A continued run draws sequences the first run did not.
+    let dataSeed = UInt64(try o.int("data-seed", 7))
+    var data = SeededGenerator(seed: earlierSteps == 0 ? dataSeed : SeededGenerator.derive(dataSeed, UInt64(earlierSteps)))
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     _ = FileManager.default.createFile(atPath: out + "/log.jsonl", contents: nil)
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/log.jsonl"))
@@ -119,7 +128,7 @@ func train(_ o: Options) throws {
         for b in 0..<batch {
             let seq = duplicationSequence(length: length, vocabulary: vocabulary, generator: &data)
             let y = targets(seq)
-            let seed = SeededGenerator.derive(UInt64(done), UInt64(b))
+            let seed = SeededGenerator.derive(UInt64(earlierSteps + done), UInt64(b))
             let (logits, trace) = model.forward(seq, hashSeed: seed, trace: true)
             let s = score(logits, targets: y, vocabulary: vocabulary, dLogitsScale: 1 / Float(batch * (length / 2 - 1)))
             guard s.loss.isFinite else { throw Failure(description: "loss is \(s.loss) at step \(done + 1)") }
@@ -138,7 +147,7 @@ func train(_ o: Options) throws {
         }
         if elapsed > budget { writeLine("time budget reached at step \(done) of \(steps)", to: .standardError); break }
     }
-    let meta = ["steps": String(done), "batch": String(batch), "seconds": String(Int(Date().timeIntervalSince(start))),
+    let meta = ["steps": String(earlierSteps + done), "batch": String(batch), "seconds": String(Int(Date().timeIntervalSince(start))),
                 "trained_with": o.string("attention", "lsh-4")]
     try Safetensors.encode(model.namedTensors, metadata: meta).write(to: URL(fileURLWithPath: out + "/model.safetensors"))
     let encoder = JSONEncoder()
@@ -167,7 +176,8 @@ func evaluate(_ o: Options) throws {
             correct += s.correct; total += s.total
         }
         writeLine(json(["trained_with": meta["trained_with"] ?? "?", "evaluated_with": String(setting),
-                        "accuracy": Double(correct) / Double(total), "predictions": total]))
+                        "accuracy": Double(correct) / Double(total), "predictions": total,
+                        "steps": Int(meta["steps"] ?? "") ?? 0]))
     }
 }
 
@@ -180,7 +190,7 @@ do {
     case "train":
         let o = try Options(args.dropFirst(2), known: common.union(["out", "length", "vocabulary", "width", "heads", "chunk", "attention",
                                                                     "layers", "hidden", "seed", "steps", "batch", "lr", "warmup",
-                                                                    "minutes", "log-every", "data-seed"]))
+                                                                    "minutes", "log-every", "data-seed", "init"]))
         Parallel.workers = try o.int("threads", 1)
         try train(o)
     case "eval":
