@@ -12,6 +12,25 @@ func smallNetwork(layers: Int, kind: AttentionKind = .lsh, rounds: Int = 2, caus
     return ReformerNetwork("blocks", config: config, generator: &g)
 }
 
+/// Central differences (step 1e-2) of `loss` at about `samples` entries of each parameter
+/// against the accumulated gradient: relative norm error below 1e-2.
+func expectGradientsMatchDifferences(_ parameters: [Parameter], samples: Int, loss: () -> Double,
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+    let eps: Float = 1e-2
+    for p in parameters {
+        let saved = p.value
+        var analytic: [Double] = [], fd: [Double] = []
+        for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / samples)) {
+            p.value[i] = saved[i] + eps; let a = loss()
+            p.value[i] = saved[i] - eps; let b = loss()
+            p.value = saved
+            fd.append((a - b) / Double(2 * eps))
+            analytic.append(Double(p.grad[i]))
+        }
+        #expect(relativeNormError(analytic, fd) < 1e-2, "\(p.name): \(relativeNormError(analytic, fd))", sourceLocation: sourceLocation)
+    }
+}
+
 @Suite struct NetworkTests {
     @Test func reversibleBlocksReconstructTheirInputs() {
         let net = smallNetwork(layers: 12)
@@ -102,19 +121,8 @@ func smallNetwork(layers: Int, kind: AttentionKind = .lsh, rounds: Int = 2, caus
             for (a, b) in zip(o.videoLogits.scalars, GV.scalars) { total += Double(a) * Double(b) }
             return total
         }
-        let eps: Float = 1e-2
-        for p in [model.embed.weight, model.positions.patch, model.frameHead.weight, model.videoHead.bias!, model.network.blocks[0].attention.wv.weight] {
-            let saved = p.value
-            var analytic: [Double] = [], fd: [Double] = []
-            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 10)) {
-                p.value[i] = saved[i] + eps; let a = loss()
-                p.value[i] = saved[i] - eps; let b = loss()
-                p.value = saved
-                fd.append((a - b) / Double(2 * eps))
-                analytic.append(Double(p.grad[i]))
-            }
-            #expect(relativeNormError(analytic, fd) < 1e-2, "\(p.name): \(relativeNormError(analytic, fd))")
-        }
+        expectGradientsMatchDifferences([model.embed.weight, model.positions.patch, model.frameHead.weight, model.videoHead.bias!,
+                                         model.network.blocks[0].attention.wv.weight], samples: 10, loss: loss)
     }
 
     @Test(arguments: [(AttentionKind.lsh, 2), (.full, 1)])
@@ -136,19 +144,8 @@ func smallNetwork(layers: Int, kind: AttentionKind = .lsh, rounds: Int = 2, caus
             let (o, _) = model.forward(ids, reuse: caches)
             return zip(o.scalars, G.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
         }
-        let eps: Float = 1e-2
-        for p in [model.tokens.table, model.positions.table, model.head.weight, model.network.blocks[0].attention.wqk.weight] {
-            let saved = p.value
-            var analytic: [Double] = [], fd: [Double] = []
-            for i in stride(from: 0, to: p.value.count, by: max(1, p.value.count / 12)) {
-                p.value[i] = saved[i] + eps; let a = loss()
-                p.value[i] = saved[i] - eps; let b = loss()
-                p.value = saved
-                fd.append((a - b) / Double(2 * eps))
-                analytic.append(Double(p.grad[i]))
-            }
-            #expect(relativeNormError(analytic, fd) < 1e-2, "\(p.name): \(relativeNormError(analytic, fd))")
-        }
+        expectGradientsMatchDifferences([model.tokens.table, model.positions.table, model.head.weight,
+                                         model.network.blocks[0].attention.wqk.weight], samples: 12, loss: loss)
         // Causal: changing the last symbol changes no earlier row's logits.
         var changed = ids
         changed[10] = (changed[10] + 1) % 5
