@@ -6,8 +6,9 @@
 #   4. score it on the validation set, against ffmpeg's blackdetect/freezedetect and against
 #      the same model trained with local attention instead of LSH
 #
-#   bash Tools/train_default_model.sh            # everything (about 1.5 hours on 2 cores)
+#   bash Tools/train_default_model.sh            # everything (about 2 hours on 2 cores)
 #   STEPS="train eval" bash Tools/train_default_model.sh
+#   THREADS=2 STEPS="train eval" bash Tools/train_default_model.sh   # the shipped model: alone, two threads (24 min)
 #
 # DATA (default ~/.cache/vidformer-data) holds the sources, the sets and the ablation model.
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-$HOME/.cache/vidformer-data}
 SETS=$DATA/sets
 OUT=${OUT:-Media/models/default}
-TRAIN_VIDEOS=${TRAIN_VIDEOS:-30}
+TRAIN_VIDEOS=${TRAIN_VIDEOS:-50}
 VAL_VIDEOS=${VAL_VIDEOS:-10}
 EPOCHS=${EPOCHS:-30}
 STEPS=${STEPS:-"fetch sets train eval baseline ablation"}
@@ -27,7 +28,7 @@ B=.build/release/vidformer
 # second; 3 reversible blocks of width 96 with 4 heads of 2-round LSH attention over chunks of
 # 64 tokens. The default model and the local-attention ablation train side by side, one
 # thread each (the same budget: 30 epochs; training is deterministic for a thread count).
-MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --scaling fast --threads 1
+MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --scaling fast --threads "${THREADS:-1}"
             --d-model 96 --layers 3 --heads 4 --hashes 2 --chunk 64 --d-ff 384
             --epochs "$EPOCHS" --lr 0.001 --warmup 100 --tokens 16384 --seed 1 --val-split 0.1
             --min-segment content=0.5,black=0.5,bars=1,noise=0.5,frozen=2,repeat=2)
