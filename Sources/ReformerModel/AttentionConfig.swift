@@ -23,9 +23,11 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
     public var buckets: Int?
     /// Mask keys after each query.
     public var causal = false
+    /// Heads that look only far back (none when nil).
+    public var lookBack: LookBack?
 
     public init(kind: AttentionKind = .lsh, heads: Int = 4, headWidth: Int = 32, rounds: Int = 2, chunk: Int = 64,
-                buckets: Int? = nil, causal: Bool = false) {
+                buckets: Int? = nil, causal: Bool = false, lookBack: LookBack? = nil) {
         self.kind = kind
         self.heads = heads
         self.headWidth = headWidth
@@ -33,6 +35,29 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
         self.chunk = chunk
         self.buckets = buckets
         self.causal = causal
+        self.lookBack = lookBack
+    }
+
+    /// The first `heads` heads see only keys at least `distance` groups of `group` positions
+    /// earlier (for video: frames of `group` patch tokens, `distance` frames back), and beside
+    /// them a null key of score 0 and value 0: a query whose look-back finds nothing like itself
+    /// attends mostly to nothing and returns about zero, so the size of the output says whether
+    /// the past held a match. (This is how a head can tell that a picture was seen long ago.)
+    public struct LookBack: Codable, Sendable, Equatable {
+        public var heads: Int
+        public var distance: Int
+        public var group: Int
+        public init(heads: Int, distance: Int, group: Int = 1) {
+            self.heads = heads
+            self.distance = distance
+            self.group = group
+        }
+    }
+
+    /// The key mask head `head` uses.
+    public func mask(head: Int) -> AttentionMask {
+        if let l = lookBack, head < l.heads { return AttentionMask(causal: causal, lookBack: max(1, l.distance), group: max(1, l.group)) }
+        return AttentionMask(causal: causal)
     }
 
     /// The bucket count used at sequence length `length`.
@@ -46,4 +71,19 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
 
     /// Whether hashing is actually used at this length (short sequences get exact attention).
     public func usesHashing(length: Int) -> Bool { kind == .lsh && length > chunk }
+}
+
+/// Which keys one head's queries may not see, and whether it has a null key.
+public struct AttentionMask: Sendable, Equatable {
+    public var causal: Bool
+    /// 0: none. Otherwise keys must lie at least this many groups before the query's group, and
+    /// a null key (score 0, value 0) is added to every softmax.
+    public var lookBack: Int
+    /// Positions per group (tokens per frame).
+    public var group: Int
+    public init(causal: Bool = false, lookBack: Int = 0, group: Int = 1) {
+        self.causal = causal
+        self.lookBack = lookBack
+        self.group = group
+    }
 }

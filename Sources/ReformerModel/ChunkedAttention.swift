@@ -8,7 +8,9 @@ import Glibc
 /// Queries are the shared-QK vectors as they are; keys are the same vectors at unit length
 /// (`k̂`); scores `q·k̂` carry no extra scale (the query norm is a learned temperature).
 /// A token's own key is penalised by `selfPenalty` (used only when nothing else is visible),
-/// padding and (causal) future keys by `maskPenalty`.
+/// padding and (causal) future keys by `maskPenalty`. A look-back mask instead hides every key
+/// less than `lookBack` groups before the query and adds a null key (score 0, value 0) to the
+/// softmax, so `lse` includes it and a query with nothing visible returns zero.
 public enum ChunkedAttention {
     public static let selfPenalty: Float = 1e5
     public static let maskPenalty: Float = 1e9
@@ -35,7 +37,7 @@ public enum ChunkedAttention {
     /// Gathers a block's queries and keys, and computes `P = softmax(masked q·k̂)` into `s`;
     /// returns the key count. With `lse` given, uses it instead of computing each row's.
     @inline(__always)
-    static func scores(block: Int, layout: AttentionLayout, width: Int, causal: Bool,
+    static func scores(block: Int, layout: AttentionLayout, width: Int, mask: AttentionMask,
                        qk: UnsafePointer<Float>, khat: UnsafePointer<Float>, v: UnsafePointer<Float>,
                        scratch: inout Scratch, lseIn: UnsafePointer<Float>?, lseOut: UnsafeMutablePointer<Float>?) -> Int {
         let qb = layout.queryBlock
@@ -87,7 +89,15 @@ public enum ChunkedAttention {
                                 let pq = qpos[i]
                                 let kp = kpos.baseAddress!
                                 // Branch-free selects so the loop vectorises.
-                                if causal {
+                                if mask.lookBack > 0 {
+                                    // Visible: a real key whose group is at most the query's group minus lookBack.
+                                    let g = Int32(mask.group)
+                                    let limit = pq < 0 ? Int32(-1) : (pq / g - Int32(mask.lookBack) + 1) * g - 1
+                                    for j in 0..<keys {
+                                        let pk = kp[j]
+                                        row[j] -= (pk < 0 || pk > limit) ? maskPenalty : 0
+                                    }
+                                } else if mask.causal {
                                     for j in 0..<keys {
                                         let pk = kp[j]
                                         row[j] -= (pk < 0 || pk > pq) ? maskPenalty : (pk == pq ? selfPenalty : 0)
@@ -102,7 +112,14 @@ public enum ChunkedAttention {
                                     let l = lseIn[firstSlot + i]
                                     Kernels.expShifted(row, keys, shift: l)
                                 } else {
-                                    let l = Kernels.softmaxRow(row, keys)
+                                    var l = Kernels.softmaxRow(row, keys)
+                                    if mask.lookBack > 0 {
+                                        // Fold in the null key: lse' = log(e^lse + e^0), P ← P·e^(lse − lse').
+                                        let withNull = l > 0 ? l + log1pf(expf(-l)) : log1pf(expf(l))
+                                        let scale = expf(l - withNull)
+                                        for j in 0..<keys { row[j] *= scale }
+                                        l = withNull
+                                    }
                                     lseOut![firstSlot + i] = l
                                 }
                             }
@@ -115,7 +132,7 @@ public enum ChunkedAttention {
     }
 
     /// Forward over all slots: `out[slot] = Σ P·V` and `lse[slot]` (`slotCount x width`, `slotCount`).
-    public static func forward(layout: AttentionLayout, width: Int, causal: Bool,
+    public static func forward(layout: AttentionLayout, width: Int, mask: AttentionMask,
                                qk: UnsafePointer<Float>, khat: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         let blocks = layout.slotCount / layout.queryBlock
@@ -123,7 +140,7 @@ public enum ChunkedAttention {
         Parallel.forEachChunk(blocks) { range in
             var scratch = Scratch(layout: layout, width: width, backward: false)
             for block in range {
-                let keys = scores(block: block, layout: layout, width: width, causal: causal, qk: qk, khat: khat, v: v,
+                let keys = scores(block: block, layout: layout, width: width, mask: mask, qk: qk, khat: khat, v: v,
                                   scratch: &scratch, lseIn: nil, lseOut: lse)
                 scratch.s.withUnsafeBufferPointer { s in
                     scratch.v.withUnsafeBufferPointer { vv in
@@ -138,7 +155,7 @@ public enum ChunkedAttention {
     /// Backward: given `dOut` and `dLse` per slot, accumulates into position-indexed `dq`, `dkhat`,
     /// `dv` (`length x width`). Each worker sums into private buffers, added in a fixed order, so
     /// results do not depend on scheduling.
-    public static func backward(layout: AttentionLayout, width: Int, causal: Bool,
+    public static func backward(layout: AttentionLayout, width: Int, mask: AttentionMask,
                                 qk: UnsafePointer<Float>, khat: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                 lse: UnsafePointer<Float>,
                                 dOut: UnsafePointer<Float>, dLse: UnsafePointer<Float>,
@@ -163,7 +180,7 @@ public enum ChunkedAttention {
                 }
                 var scratch = Scratch(layout: layout, width: width, backward: true)
                 for block in range {
-                    let keys = scores(block: block, layout: layout, width: width, causal: causal, qk: qk, khat: khat, v: v,
+                    let keys = scores(block: block, layout: layout, width: width, mask: mask, qk: qk, khat: khat, v: v,
                                       scratch: &scratch, lseIn: lse, lseOut: nil)
                     let first = block * qb
                     let dO = dOut + first * width

@@ -176,13 +176,13 @@ struct HeadState {
     mutating func forward() {
         out = [Float](repeating: 0, count: layout.slotCount * width)
         lse = [Float](repeating: 0, count: layout.slotCount)
-        let (layout, width, causal) = (self.layout, self.width, config.causal)
+        let (layout, width, mask) = (self.layout, self.width, config.mask(head: head))
         qk.withUnsafeBufferPointer { q in
             khat.withUnsafeBufferPointer { k in
                 v.withUnsafeBufferPointer { vv in
                     out.withUnsafeMutableBufferPointer { o in
                         lse.withUnsafeMutableBufferPointer { l in
-                            ChunkedAttention.forward(layout: layout, width: width, causal: causal, qk: q.baseAddress!,
+                            ChunkedAttention.forward(layout: layout, width: width, mask: mask, qk: q.baseAddress!,
                                                      khat: k.baseAddress!, v: vv.baseAddress!, out: o.baseAddress!, lse: l.baseAddress!)
                         }
                     }
@@ -266,7 +266,7 @@ struct HeadState {
         var dq = [Float](repeating: 0, count: length * w)
         var dk = [Float](repeating: 0, count: length * w)
         var dvh = [Float](repeating: 0, count: length * w)
-        let (plan, causal) = (self.layout, config.causal)
+        let (plan, mask) = (self.layout, config.mask(head: head))
         qk.withUnsafeBufferPointer { q in
             khat.withUnsafeBufferPointer { k in
                 v.withUnsafeBufferPointer { vv in
@@ -276,7 +276,7 @@ struct HeadState {
                                 dq.withUnsafeMutableBufferPointer { dqp in
                                     dk.withUnsafeMutableBufferPointer { dkp in
                                         dvh.withUnsafeMutableBufferPointer { dvp in
-                                            ChunkedAttention.backward(layout: plan, width: w, causal: causal,
+                                            ChunkedAttention.backward(layout: plan, width: w, mask: mask,
                                                                       qk: q.baseAddress!, khat: k.baseAddress!, v: vv.baseAddress!,
                                                                       lse: l.baseAddress!, dOut: ds.baseAddress!, dLse: dl.baseAddress!,
                                                                       dq: dqp.baseAddress!, dkhat: dkp.baseAddress!, dv: dvp.baseAddress!)

@@ -8,7 +8,10 @@ struct AttentionCase: CustomStringConvertible {
     var config: AttentionConfig
     var length: Int
     var width = 12
-    var description: String { "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal) L=\(length)" }
+    var description: String {
+        let back = config.lookBack.map { " lookBack=\($0.heads)h/\($0.distance)x\($0.group)" } ?? ""
+        return "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal)\(back) L=\(length)"
+    }
 }
 
 func makeLayer(_ c: AttentionCase, seed: UInt64 = 7) -> (SelfAttention, Tensor, Tensor) {
@@ -32,6 +35,14 @@ let attentionCases: [AttentionCase] = [
     AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4), length: 9),
     AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4, causal: true), length: 70),
     AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 64), length: 11),
+    // Look-back heads (the first head of two, or both): keys at least 2 groups of 3 earlier, plus the null key.
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 4, buckets: 4,
+                                          lookBack: .init(heads: 1, distance: 2, group: 3)), length: 18),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 3, chunk: 5, buckets: 2,
+                                          lookBack: .init(heads: 2, distance: 1, group: 2)), length: 17),
+    AttentionCase(config: AttentionConfig(kind: .local, heads: 2, headWidth: 4, chunk: 4,
+                                          lookBack: .init(heads: 1, distance: 1, group: 3)), length: 15),
+    AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4, lookBack: .init(heads: 2, distance: 3, group: 2)), length: 14),
 ]
 
 @Suite struct AttentionTests {
@@ -127,7 +138,7 @@ let attentionCases: [AttentionCase] = [
                 var out = [Float](repeating: 0, count: layout.slotCount * width)
                 var lse = [Float](repeating: 0, count: layout.slotCount)
                 qk.withUnsafeBufferPointer { q in khat.withUnsafeBufferPointer { k in v.withUnsafeBufferPointer { vv in
-                    ChunkedAttention.forward(layout: layout, width: width, causal: false, qk: q.baseAddress!, khat: k.baseAddress!,
+                    ChunkedAttention.forward(layout: layout, width: width, mask: AttentionMask(), qk: q.baseAddress!, khat: k.baseAddress!,
                                              v: vv.baseAddress!, out: &out, lse: &lse)
                 } } }
                 var unsorted = [Float](repeating: 0, count: length * width)
@@ -136,6 +147,26 @@ let attentionCases: [AttentionCase] = [
             }
             let a = run(hashed), b = run(full)
             #expect(relativeNormError(a.map(Double.init), b.map(Double.init)) < 1e-6, "L=\(length)")
+        }
+    }
+
+    /// A look-back head's null key: queries with no key far enough back (the first two frames of
+    /// three tokens) get exactly zero; with every far key visible (full attention) the rest do not.
+    @Test(arguments: [AttentionKind.full, .lsh])
+    func lookBackHeadsReturnZeroWithNothingFarEnoughBack(kind: AttentionKind) {
+        let back = AttentionConfig.LookBack(heads: 1, distance: 2, group: 3)
+        let c = AttentionCase(config: AttentionConfig(kind: kind, heads: 1, headWidth: 4, rounds: 2, chunk: 4, buckets: 2, lookBack: back),
+                              length: 24)
+        let (layer, x, _) = makeLayer(c)
+        let (y, _) = layer.forward(x, hashSeed: 1)
+        for t in 0..<c.length {
+            let norm = (0..<c.width).map { Double(y.scalars[t * c.width + $0]) }.map { $0 * $0 }.reduce(0, +)
+            if t < 6 { #expect(norm == 0, "position \(t) sees nothing yet must be zero, norm² \(norm)") }
+        }
+        // Full attention sees every far key: the output is exactly P·V with the null key in P.
+        if kind == .full {
+            let later = (6..<c.length).filter { t in (0..<c.width).contains { y.scalars[t * c.width + $0] != 0 } }
+            #expect(later.count == c.length - 6)
         }
     }
 

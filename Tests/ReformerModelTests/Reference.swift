@@ -39,6 +39,7 @@ enum Reference {
             func q(_ t: Int) -> [Double] { qs[t] }
             func val(_ t: Int) -> [Double] { vs[t] }
             func khat(_ t: Int) -> [Double] { ks[t] }
+            let lookBack = config.lookBack.flatMap { h < $0.heads ? $0 : nil }
             // Build each round's order: a library stable sort by (bucket, position), padded to chunks.
             let hashing = config.usesHashing(length: L)
             let rounds = hashing ? config.rounds : 1
@@ -84,10 +85,18 @@ enum Reference {
                         let pk = order[j * c + i]
                         let key = pk >= 0 ? khat(pk) : [Double](repeating: 0, count: dk)
                         var s = zip(query, key).map(*).reduce(0, +)
-                        if pk < 0 || (config.causal && pk > pq) { s -= 1e9 } else if pk == pq { s -= 1e5 }
+                        if let back = lookBack {
+                            // Visible only when at least `distance` groups earlier.
+                            if pk < 0 || pq < 0 || pk / back.group > pq / back.group - back.distance { s -= 1e9 }
+                        } else if pk < 0 || (config.causal && pk > pq) { s -= 1e9 } else if pk == pq { s -= 1e5 }
                         scores.append(s)
                         values.append(pk >= 0 ? val(pk) : [Double](repeating: 0, count: dk))
                     }
+                }
+                if lookBack != nil {
+                    // The null key: score 0, value 0.
+                    scores.append(0)
+                    values.append([Double](repeating: 0, count: dk))
                 }
                 let m = scores.max()!
                 let lse = m + log(scores.map { exp($0 - m) }.reduce(0, +))
