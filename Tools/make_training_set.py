@@ -13,7 +13,10 @@ different seeds, so validation measures what the model learned, not what it memo
 Labels follow ../shared/docs/contract.md (first match wins): black, bars, noise, frozen,
 repeat, content. `black` is decided by measuring every frame that goes into the encoder
 (>= 98% of pixels with luma <= 10% of the limited range), so fades and dark-noisy frames get
-exactly the label the definition gives them. Everything else is labelled by construction:
+exactly the label the definition gives them. `frozen` is measured too: any run of frames
+bit-identical to their predecessor that holds one picture for >= 2 s is frozen wherever it
+happens (a Game of Life that settles, a clip that pauses), not only in the holds cut in on
+purpose; bars keep their label (they come first). Everything else is labelled by construction:
 bars and noise segments, holds of 2-10 s of the last content frame (frozen), and 3-15 s of
 earlier moving content played again at least 20 s after the original started and re-encoded
 at another quality (repeat).
@@ -374,18 +377,23 @@ def segment_frames(plan, seg, frame_bytes):
             raise RuntimeError(f"{plan.name}: ffmpeg failed on {seg['kind']} segment: {' '.join(p.args)}")
 
 
-def render(plan, out_dir):
+def render(plan, out_dir, relabel=False):
     w, h, r = plan.width, plan.height, plan.rate
     frame_bytes = w * h * 3 // 2
     path = out_dir / f"{plan.name}.{plan.ext}"
     tmp = out_dir / f".{plan.name}.partial.{plan.ext}"
     vf = ["-vf", "select='gt(random(0),0.2)'", "-fps_mode", "vfr"] if plan.vfr else []
     fmt = {"mkv": "matroska", "ts": "mpegts"}.get(plan.ext, plan.ext)
-    enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
-                            "-framerate", f"{r.numerator}/{r.denominator}", "-i", "-", *vf, "-threads", "1",
-                            *plan.encoder, "-pix_fmt", "yuv420p", "-f", fmt, str(tmp)], stdin=subprocess.PIPE)
+    # With relabel, the frames are made again exactly as before but only the labels are written.
+    enc = None if relabel else subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
+         "-framerate", f"{r.numerator}/{r.denominator}", "-i", "-", *vf, "-threads", "1",
+         *plan.encoder, "-pix_fmt", "yuv420p", "-f", fmt, str(tmp)], stdin=subprocess.PIPE)
     labels = []
+    # same[i]: frame i is bit-identical to frame i-1 (what went into the encoder).
+    same = []
     last = None
+    previous = None
     for seg in plan.segments:
         n = seg["frames"]
         if seg["kind"] == "hold":
@@ -401,11 +409,31 @@ def render(plan, out_dir):
             y = np.frombuffer(f, dtype=np.uint8, count=w * h)
             dark = np.count_nonzero(y <= BLACK_LUMA) / y.size >= BLACK_SHARE
             labels.append("black" if dark else seg["label"])
-            enc.stdin.write(f)
+            same.append(f == previous)
+            previous = f
+            if enc:
+                enc.stdin.write(f)
         last = frames[-1]
-    enc.stdin.close()
-    if enc.wait() != 0:
-        raise RuntimeError(f"{plan.name}: encoder failed")
+    if enc:
+        enc.stdin.close()
+        if enc.wait() != 0:
+            raise RuntimeError(f"{plan.name}: encoder failed")
+    # A picture held for >= 2 s is frozen (the contract), whatever segment it is in: the frames
+    # after its first showing, as with the holds. Black and bars come before frozen.
+    hold_frames = math.ceil(2 * r)
+    i = 0
+    while i < len(same):
+        if not same[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(same) and same[j]:
+            j += 1
+        if j - i + 1 >= hold_frames:
+            for k in range(i, j):
+                if labels[k] in ("content", "repeat"):
+                    labels[k] = "frozen"
+        i = j
     # Sidecar: runs of equal labels, times from frame numbers at the nominal rate (PTS-exact).
     rows = []
     start = 0
@@ -416,7 +444,8 @@ def render(plan, out_dir):
     csv_tmp = out_dir / f".{plan.name}.csv.partial"
     csv_tmp.write_text("start,end,label\n" + "".join(f"{a:.6f},{b:.6f},{l}\n" for a, b, l in rows))
     os.replace(csv_tmp, out_dir / f"{plan.name}.csv")
-    os.replace(tmp, path)
+    if enc:
+        os.replace(tmp, path)
     counts = {}
     for l in labels:
         counts[l] = counts.get(l, 0) + 1
@@ -439,6 +468,8 @@ def main():
     ap.add_argument("--size", help="WxH for every video (default: drawn per video)")
     ap.add_argument("--container", choices=sorted({c[1] for c in CODECS}), help="one container/codec for every video, constant frame rate")
     ap.add_argument("--name", help="name prefix instead of the split's")
+    ap.add_argument("--relabel", action="store_true",
+                    help="make every video's frames again but write only its labels and the manifest (after a labelling change)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else (1 if args.split == "train" else 2)
     material = find_material(args.sources, args.split)
@@ -448,10 +479,20 @@ def main():
     if args.name:
         for i, p in enumerate(plans):
             p.name = args.name if args.videos == 1 else f"{args.name}_{i:03d}"
-    todo = [p for p in plans if not ((args.out / f"{p.name}.{p.ext}").exists() and (args.out / f"{p.name}.csv").exists())]
+    if args.relabel:
+        todo = [p for p in plans if (args.out / f"{p.name}.{p.ext}").exists()]
+        for p in plans:
+            if p not in todo:
+                print(f"{args.out}: {p.name}.{p.ext} is not there; not relabelled", file=sys.stderr)
+        if not todo:
+            sys.exit(f"{args.out}: --relabel needs the videos already built; found none")
+    else:
+        todo = [p for p in plans if not ((args.out / f"{p.name}.{p.ext}").exists() and (args.out / f"{p.name}.csv").exists())]
     manifest = args.out / "manifest.jsonl"
+    if args.relabel:
+        manifest.unlink(missing_ok=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool, open(manifest, "a") as f:
-        for i, rec in enumerate(pool.map(lambda p: render(p, args.out), todo)):
+        for i, rec in enumerate(pool.map(lambda p: render(p, args.out, args.relabel), todo)):
             f.write(json.dumps(rec) + "\n")
             f.flush()
             print(f"[{i + 1}/{len(todo)}] {rec['video']} {rec['width']}x{rec['height']} {rec['rate']} fps {rec['codec']}"
