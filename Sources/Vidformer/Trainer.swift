@@ -14,6 +14,12 @@ public struct TrainOptions: Sendable {
     public var validationDirectory: String?
     /// Weight classes by inverse square-root frequency.
     public var balanceClasses = true
+    /// Mirror half of the training crops left to right.
+    public var mirror = false
+    /// Share of training crops given a synthetic repeat (needs `content` and `repeat` labels):
+    /// 3–15 s of content pasted over content at least `repeatGap` seconds later.
+    public var syntheticRepeats = 0.0
+    public var repeatGap = 20.0
     public init() {}
 }
 
@@ -39,6 +45,8 @@ public final class Trainer {
     let validation: [DecodedVideo]
     let optimizer: AdamW
     let classWeights: [Float]
+    /// Indices of `content` and `repeat` when synthetic repeats are on.
+    let repeatLabels: (Int, Int)?
     var startEpoch = 0
     var best = -Double.infinity
 
@@ -56,6 +64,11 @@ public final class Trainer {
         settings.totalSteps = max(1, options.epochs * Self.stepsPerEpoch(train, model: model, budget: options.tokenBudget))
         optimizer = AdamW(model.classifier.parameters, settings: settings)
         let k = model.config.labels.count
+        if let c = model.config.labels.firstIndex(of: "content"), let r = model.config.labels.firstIndex(of: "repeat") {
+            repeatLabels = (c, r)
+        } else {
+            repeatLabels = nil
+        }
         var counts = [Double](repeating: 0, count: k)
         for v in train { for l in v.labels where l >= 0 { counts[l] += 1 } }
         let total = counts.reduce(0, +)
@@ -111,9 +124,22 @@ public final class Trainer {
                 let video = train[item]
                 let frames = min(maxFrames, video.frameCount)
                 let start = video.frameCount > frames ? Int(rng.next() % UInt64(video.frameCount - frames + 1)) : 0
-                let targets = Array(video.labels[start..<(start + frames)])
+                var targets = Array(video.labels[start..<(start + frames)])
                 guard targets.contains(where: { $0 >= 0 }) else { continue }
-                let input = video.tokens(start..<(start + frames), tokenizer: tokenizer)
+                var augmentation = Augmentation()
+                if options.mirror { augmentation.mirror = rng.next() % 2 == 1 }
+                if let (content, repeated) = repeatLabels, options.syntheticRepeats > 0, rng.nextUniform() < options.syntheticRepeats {
+                    let fps = model.config.frames.fps
+                    let lengths = max(1, Int((3 * fps).rounded()))...max(1, Int((15 * fps).rounded()))
+                    if var paste = Augmentation.planRepeat(labels: targets, content: content, gap: Int((options.repeatGap * fps).rounded(.up)),
+                                                           lengths: lengths, generator: &rng) {
+                        for i in paste.target..<(paste.target + paste.count) { targets[i] = repeated }
+                        paste.source += start
+                        paste.target += start
+                        augmentation.pastes = [paste]
+                    }
+                }
+                let input = video.tokens(start..<(start + frames), tokenizer: tokenizer, augmentation: augmentation)
                 model.classifier.zeroGrads()
                 let hashSeed = SeededGenerator.derive(options.seed ^ 0x5EED, UInt64(optimizer.step + 1))
                 let (out, trace) = model.classifier.forward(input, firstFrame: start, hashSeed: hashSeed, trace: true)

@@ -11,11 +11,12 @@ public struct DecodedVideo: Sendable {
     public var frameBytes: Int
     public var frameCount: Int { times.count }
 
-    /// Patch tokens of frames `range`, frame-major, as the model takes them.
-    public func tokens(_ range: Range<Int>, tokenizer: PatchTokenizer) -> Tensor {
+    /// Patch tokens of frames `range`, frame-major, as the model takes them; `augmentation`
+    /// changes the frames first (training only).
+    public func tokens(_ range: Range<Int>, tokenizer: PatchTokenizer, augmentation: Augmentation = Augmentation()) -> Tensor {
         var out: [Float] = []
         out.reserveCapacity(range.count * tokenizer.tokensPerFrame * tokenizer.tokenWidth)
-        func frame(_ f: Int) -> [UInt8] { Array(rgb[(f * frameBytes)..<((f + 1) * frameBytes)]) }
+        func frame(_ f: Int) -> [UInt8] { augmentation.frame(f, of: self, width: tokenizer.frameWidth) }
         // Motion tokens see the frame before the crop too, exactly as classify would.
         var previous = tokenizer.motion && range.lowerBound > 0 ? frame(range.lowerBound - 1) : nil
         for f in range {
@@ -24,6 +25,93 @@ public struct DecodedVideo: Sendable {
             if tokenizer.motion { previous = current }
         }
         return Tensor(shape: [range.count * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: out)
+    }
+}
+
+/// Label-preserving changes to a training crop: a left-right mirror of every frame, and
+/// stretches of earlier frames pasted over later ones (synthetic repeats), each copy shifted in
+/// brightness and dithered a little, as a re-encode would.
+public struct Augmentation: Sendable, Equatable {
+    public struct Paste: Sendable, Equatable {
+        /// First frame copied, first frame overwritten, frames.
+        public var source: Int, target: Int, count: Int
+        /// Added to every byte of the copy.
+        public var brightness: Int
+        /// Per-pixel noise in `-dither...dither`, from `seed`.
+        public var dither: Int
+        public var seed: UInt64
+        public init(source: Int, target: Int, count: Int, brightness: Int = 0, dither: Int = 0, seed: UInt64 = 0) {
+            self.source = source
+            self.target = target
+            self.count = count
+            self.brightness = brightness
+            self.dither = dither
+            self.seed = seed
+        }
+    }
+
+    public var mirror = false
+    public var pastes: [Paste] = []
+    public init(mirror: Bool = false, pastes: [Paste] = []) {
+        self.mirror = mirror
+        self.pastes = pastes
+    }
+
+    /// Frame `f` of `video` (RGB rows of `width` pixels) as this augmentation shows it.
+    func frame(_ f: Int, of video: DecodedVideo, width: Int) -> [UInt8] {
+        let n = video.frameBytes
+        var bytes: [UInt8]
+        if let p = pastes.first(where: { ($0.target..<($0.target + $0.count)).contains(f) }) {
+            let from = p.source + (f - p.target)
+            bytes = Array(video.rgb[(from * n)..<((from + 1) * n)])
+            if p.brightness != 0 || p.dither > 0 {
+                var g = SeededGenerator(seed: SeededGenerator.derive(p.seed, UInt64(f - p.target)))
+                let span = UInt64(2 * p.dither + 1)
+                for i in 0..<n {
+                    let noise = p.dither > 0 ? Int(g.next() % span) - p.dither : 0
+                    bytes[i] = UInt8(clamping: Int(bytes[i]) + p.brightness + noise)
+                }
+            }
+        } else {
+            bytes = Array(video.rgb[(f * n)..<((f + 1) * n)])
+        }
+        if mirror {
+            let rows = n / (width * 3)
+            for y in 0..<rows {
+                var a = y * width * 3, b = a + (width - 1) * 3
+                while a < b {
+                    for c in 0..<3 { bytes.swapAt(a + c, b + c) }
+                    a += 3
+                    b -= 3
+                }
+            }
+        }
+        return bytes
+    }
+
+    /// A synthetic repeat for a crop with labels `labels` (`-1` unlabelled): `count` frames
+    /// (between `lengths` bounds) of `content` copied at least `gap` frames later over other
+    /// `content` frames, so the faults cut into the video stay as they are. Nil when the crop
+    /// has no room. Indices are within the crop.
+    public static func planRepeat(labels: [Int], content: Int, gap: Int, lengths: ClosedRange<Int>,
+                                  generator g: inout SeededGenerator) -> Paste? {
+        let n = labels.count
+        // contentRun[i]: how many frames from i on are content.
+        var contentRun = [Int](repeating: 0, count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) { contentRun[i] = labels[i] == content ? contentRun[i + 1] + 1 : 0 }
+        for _ in 0..<24 {
+            let count = lengths.lowerBound + Int(g.next() % UInt64(lengths.count))
+            let lastSource = n - gap - count
+            guard lastSource >= 0 else { continue }
+            let source = Int(g.next() % UInt64(lastSource + 1))
+            guard contentRun[source] >= count else { continue }
+            let firstTarget = source + gap, lastTarget = n - count
+            guard firstTarget <= lastTarget else { continue }
+            let target = firstTarget + Int(g.next() % UInt64(lastTarget - firstTarget + 1))
+            guard contentRun[target] >= count else { continue }
+            return Paste(source: source, target: target, count: count, brightness: Int(g.next() % 9) - 4, dither: 3, seed: g.next())
+        }
+        return nil
     }
 }
 

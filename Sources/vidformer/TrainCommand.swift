@@ -28,6 +28,8 @@ extension Commands {
             .option("heads", "<n>", "Attention heads.", default: "4"),
             .option("hashes", "<n>", "LSH rounds.", default: "2"),
             .option("chunk", "<n>", "Attention chunk length.", default: "64"),
+            .option("look-back-heads", "<n>", "Heads per layer that see only frames at least --look-back-seconds earlier (with a null key, so they can tell a picture seen long ago).", default: "0"),
+            .option("look-back-seconds", "<s>", "How far back look-back heads start.", default: "16"),
             .option("d-ff", "<n>", "Feed-forward width.", default: "256"),
             .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
             .option("size", "<WxH>", "Frame size.", default: "64x64"),
@@ -36,6 +38,8 @@ extension Commands {
             .option("aspect", "<policy>", "How other shapes fill the frame.", default: "stretch", allowed: AspectPolicy.allCases.map(\.rawValue)),
             .option("scaling", "<filter>", "How decoded pictures shrink: bilinear averages each area; fast keeps per-pixel texture (snow).",
                     default: "bilinear", allowed: ScalingFilter.allCases.map(\.rawValue)),
+            .flag("mirror", "Augment: mirror half of the training crops left to right."),
+            .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
@@ -60,10 +64,18 @@ extension Commands {
         frames.motion = p.has("motion")
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
         guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }
-        let network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,
+        var network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,
                                     attention: AttentionConfig(kind: AttentionKind(rawValue: p.string("attention") ?? "lsh")!, heads: heads,
                                                                headWidth: d / heads, rounds: try p.int("hashes") ?? 2, chunk: try p.int("chunk") ?? 64),
                                     seed: UInt64(try p.int("seed") ?? 1))
+        let lookBackHeads = try p.int("look-back-heads") ?? 0, lookBackSeconds = try p.double("look-back-seconds") ?? 16
+        guard (0...heads).contains(lookBackHeads), lookBackSeconds > 0, lookBackSeconds.isFinite else {
+            throw CLIError.usage("--look-back-heads must be 0…--heads and --look-back-seconds positive", command: "train")
+        }
+        if lookBackHeads > 0 {
+            network.attention.lookBack = AttentionConfig.LookBack(heads: lookBackHeads, distance: max(1, Int((lookBackSeconds * frames.fps).rounded())),
+                                                                  group: frames.tokenizer.tokensPerFrame)
+        }
         var options = TrainOptions()
         options.epochs = try p.int("epochs") ?? 10
         options.optimizer.learningRate = Float(try p.double("lr") ?? 1e-3)
@@ -72,6 +84,9 @@ extension Commands {
         options.tokenBudget = try p.int("tokens") ?? 16_384
         options.seed = UInt64(try p.int("seed") ?? 1)
         options.validationFraction = try p.double("val-split") ?? 0.2
+        options.mirror = p.has("mirror")
+        options.syntheticRepeats = try p.double("synthetic-repeats") ?? 0
+        guard (0...1).contains(options.syntheticRepeats) else { throw CLIError.usage("--synthetic-repeats is a share from 0 to 1", command: "train") }
         guard options.epochs >= 0, options.tokenBudget > 0, (0..<1).contains(options.validationFraction) else {
             throw CLIError.usage("--epochs, --tokens and --val-split are out of range", command: "train")
         }
@@ -89,6 +104,9 @@ extension Commands {
             labels = set.sorted()
         }
         guard labels.count >= 2 else { throw CLIError.failure("\(data): training needs at least two labels, found \(labels)") }
+        if options.syntheticRepeats > 0 && !(labels.contains("content") && labels.contains("repeat")) {
+            throw CLIError.usage("--synthetic-repeats needs the labels content and repeat; the labels are \(labels.joined(separator: ","))", command: "train")
+        }
         var minimumSegment: [String: Double] = [:]
         for item in (p.string("min-segment") ?? "").split(separator: ",") {
             let parts = item.split(separator: "=")
@@ -129,6 +147,7 @@ extension Commands {
                                  minimumSegmentSeconds: minimumSegment,
                                  training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
                                             "epochs": "\(options.epochs)", "seed": "\(options.seed)",
+                                            "augmentation": "mirror \(options.mirror), synthetic repeats \(options.syntheticRepeats)",
                                             "command": CommandLine.arguments.joined(separator: " ")])
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)

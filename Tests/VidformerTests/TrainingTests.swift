@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import Vidformer
 import _TestSupport
+import TensorCore
+import VideoIO
 
 /// Three 6-second videos, each black, bars and moving content for 2 s in a different order,
 /// with CSV sidecars: made once with the ffmpeg CLI.
@@ -126,5 +128,83 @@ struct TrainingTests {
         #expect(a == b && a.count == 2)
         #expect(LabelFile.frameLabels(times: [0, 1.49, 1.5, 3.99, 4], spans: a, labels: ["content", "black"]) == [1, 1, 0, 0, -1])
         #expect(throws: LabelFile.ParseError.self) { try LabelFile.read("\(dir)/x.csv", knownLabels: ["content"]) }
+    }
+}
+
+/// Training-time augmentation: what the model is shown must be exactly the described change.
+@Suite struct AugmentationTests {
+    /// A video of `frames` random 8x4 RGB frames and the given labels.
+    func video(frames: Int, seed: UInt64 = 3) -> DecodedVideo {
+        var g = SeededGenerator(seed: seed)
+        let bytes = 8 * 4 * 3
+        let rgb = (0..<(frames * bytes)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+        return DecodedVideo(path: "v", times: (0..<frames).map { Double($0) / 4 }, rgb: rgb,
+                            labels: Array(repeating: 0, count: frames), frameBytes: bytes)
+    }
+
+    @Test func mirrorEqualsTokenisingMirroredFrames() {
+        let v = video(frames: 5)
+        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4, motion: true)
+        var mirrored = v
+        for f in 0..<5 {
+            for y in 0..<4 {
+                for x in 0..<8 {
+                    for c in 0..<3 { mirrored.rgb[f * 96 + (y * 8 + x) * 3 + c] = v.rgb[f * 96 + (y * 8 + 7 - x) * 3 + c] }
+                }
+            }
+        }
+        let got = v.tokens(1..<5, tokenizer: tokenizer, augmentation: Augmentation(mirror: true))
+        let want = mirrored.tokens(1..<5, tokenizer: tokenizer)
+        #expect(got.scalars == want.scalars)
+        #expect(got.scalars != v.tokens(1..<5, tokenizer: tokenizer).scalars)
+    }
+
+    @Test func pasteCopiesEarlierFramesWithinTheDither() {
+        let v = video(frames: 12)
+        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4)
+        // An exact copy: frames 6..<9 become frames 1..<4.
+        var copied = v
+        for i in 0..<3 { for b in 0..<96 { copied.rgb[(6 + i) * 96 + b] = v.rgb[(1 + i) * 96 + b] } }
+        let exact = Augmentation(pastes: [.init(source: 1, target: 6, count: 3)])
+        #expect(v.tokens(0..<12, tokenizer: tokenizer, augmentation: exact).scalars == copied.tokens(0..<12, tokenizer: tokenizer).scalars)
+        // Shifted and dithered: every byte within brightness ± dither of the source (before clamping), others untouched.
+        let soft = Augmentation(pastes: [.init(source: 1, target: 6, count: 3, brightness: 2, dither: 3, seed: 9)])
+        var changed = 0
+        for f in 0..<12 {
+            let shown = soft.frame(f, of: v, width: 8)
+            let from = (6..<9).contains(f) ? f - 5 : f
+            for b in 0..<96 {
+                let d = Int(shown[b]) - Int(v.rgb[from * 96 + b])
+                if (6..<9).contains(f) {
+                    let s = Int(v.rgb[from * 96 + b])
+                    #expect(d >= max(-s, -1) && d <= min(255 - s, 5), "frame \(f) byte \(b) moved by \(d)")
+                    if d != 0 { changed += 1 }
+                } else {
+                    #expect(d == 0)
+                }
+            }
+        }
+        #expect(changed > 200)
+    }
+
+    @Test func plannedRepeatsCopyContentAtLeastTheGapLaterOntoContent() {
+        var g = SeededGenerator(seed: 5)
+        var planned = 0
+        for trial in 0..<300 {
+            // Random runs of content (0) and two faults (1, 2), some unlabelled (-1).
+            var labels: [Int] = []
+            while labels.count < 200 { labels += Array(repeating: [0, 0, 0, 1, 2, -1][Int(g.next() % 6)], count: 1 + Int(g.next() % 40)) }
+            labels = Array(labels.prefix(40 + trial % 160))
+            guard let p = Augmentation.planRepeat(labels: labels, content: 0, gap: 20, lengths: 3...15, generator: &g) else { continue }
+            planned += 1
+            #expect((3...15).contains(p.count))
+            #expect(p.target - p.source >= 20)
+            #expect(p.target + p.count <= labels.count)
+            #expect(labels[p.source..<(p.source + p.count)].allSatisfy { $0 == 0 }, "source \(p)")
+            #expect(labels[p.target..<(p.target + p.count)].allSatisfy { $0 == 0 }, "target \(p)")
+        }
+        #expect(planned > 50)
+        // No room: shorter than the gap plus a copy.
+        #expect(Augmentation.planRepeat(labels: Array(repeating: 0, count: 22), content: 0, gap: 20, lengths: 3...15, generator: &g) == nil)
     }
 }
