@@ -79,6 +79,26 @@ struct TrainingTests {
         #expect(weights[0] == weights[1])
     }
 
+    /// Look-back heads and augmentation reach the model: the config records them, the model
+    /// trains and classifies; synthetic repeats need the labels they write.
+    @Test func lookBackHeadsAndAugmentationTrain() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-lookback-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
+                                          "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror"] + tinyModelArgs)
+        #expect(r.status == 0, "\(r.stderr)")
+        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
+        // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
+        #expect(config.network.attention.lookBack == .init(heads: 2, distance: 4, group: 16))
+        #expect(config.training["augmentation"]?.hasPrefix("mirror true") == true)
+        let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v1.mp4"])
+        #expect(c.status == 0, "\(c.stderr)")
+        let bad = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--synthetic-repeats", "0.5"] + tinyModelArgs)
+        #expect(bad.status == 64 && bad.stderr.contains("--synthetic-repeats needs the labels content and repeat"), "\(bad.stderr)")
+        let heads = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "9"] + tinyModelArgs)
+        #expect(heads.status == 64 && heads.stderr.contains("--look-back-heads"), "\(heads.stderr)")
+    }
+
     @Test func badSidecarsNameTheLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-badlabels-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
