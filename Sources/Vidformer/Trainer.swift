@@ -45,8 +45,9 @@ public final class Trainer {
     let validation: [DecodedVideo]
     let optimizer: AdamW
     let classWeights: [Float]
-    /// Indices of `content` and `repeat` when synthetic repeats are on.
-    let repeatLabels: (Int, Int)?
+    /// How synthetic repeats are made (nil when they are off): label indices, the gap and the
+    /// copy lengths in frames.
+    let syntheticRepeats: (content: Int, repeated: Int, gap: Int, lengths: ClosedRange<Int>)?
     var startEpoch = 0
     var best = -Double.infinity
 
@@ -64,10 +65,13 @@ public final class Trainer {
         settings.totalSteps = max(1, options.epochs * Self.stepsPerEpoch(train, model: model, budget: options.tokenBudget))
         optimizer = AdamW(model.classifier.parameters, settings: settings)
         let k = model.config.labels.count
-        if let c = model.config.labels.firstIndex(of: "content"), let r = model.config.labels.firstIndex(of: "repeat") {
-            repeatLabels = (c, r)
+        let fps = model.config.frames.fps
+        if options.syntheticRepeats > 0, let c = model.config.labels.firstIndex(of: "content"),
+           let r = model.config.labels.firstIndex(of: "repeat") {
+            syntheticRepeats = (c, r, Int((options.repeatGap * fps).rounded(.up)),
+                                max(1, Int((3 * fps).rounded()))...max(1, Int((15 * fps).rounded())))
         } else {
-            repeatLabels = nil
+            syntheticRepeats = nil
         }
         var counts = [Double](repeating: 0, count: k)
         for v in train { for l in v.labels where l >= 0 { counts[l] += 1 } }
@@ -128,12 +132,10 @@ public final class Trainer {
                 guard targets.contains(where: { $0 >= 0 }) else { continue }
                 var augmentation = Augmentation()
                 if options.mirror { augmentation.mirror = rng.next() % 2 == 1 }
-                if let (content, repeated) = repeatLabels, options.syntheticRepeats > 0, rng.nextUniform() < options.syntheticRepeats {
-                    let fps = model.config.frames.fps
-                    let lengths = max(1, Int((3 * fps).rounded()))...max(1, Int((15 * fps).rounded()))
-                    if var paste = Augmentation.planRepeat(labels: targets, content: content, gap: Int((options.repeatGap * fps).rounded(.up)),
-                                                           lengths: lengths, generator: &rng) {
-                        for i in paste.target..<(paste.target + paste.count) { targets[i] = repeated }
+                if let plan = syntheticRepeats, rng.nextUniform() < options.syntheticRepeats {
+                    if var paste = Augmentation.planRepeat(labels: targets, content: plan.content, gap: plan.gap,
+                                                           lengths: plan.lengths, generator: &rng) {
+                        for i in paste.target..<(paste.target + paste.count) { targets[i] = plan.repeated }
                         paste.source += start
                         paste.target += start
                         augmentation.pastes = [paste]

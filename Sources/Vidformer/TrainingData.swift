@@ -105,8 +105,8 @@ public struct Augmentation: Sendable, Equatable {
             guard lastSource >= 0 else { continue }
             let source = Int(g.next() % UInt64(lastSource + 1))
             guard contentRun[source] >= count else { continue }
+            // source ≤ n − gap − count, so there is always a target slot.
             let firstTarget = source + gap, lastTarget = n - count
-            guard firstTarget <= lastTarget else { continue }
             let target = firstTarget + Int(g.next() % UInt64(lastTarget - firstTarget + 1))
             guard contentRun[target] >= count else { continue }
             return Paste(source: source, target: target, count: count, brightness: Int(g.next() % 9) - 4, dither: 3, seed: g.next())
