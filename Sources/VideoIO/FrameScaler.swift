@@ -1,21 +1,36 @@
 import CFFmpeg
 
-/// One swscale step from whatever the decoder produced to the model's small RGB24 frame,
-/// then the display rotation and placement on a black canvas.
+/// One swscale step from whatever the decoder produced to the model's small RGB24 frame
+/// (or, for detail statistics, a sharper GRAY8 picture), then the display rotation and
+/// placement on a black canvas.
 final class FrameScaler {
     let outWidth: Int, outHeight: Int
     let rotation: Rotation
     let aspect: AspectPolicy
+    /// RGB24 (3 bytes a pixel) or GRAY8 (1).
+    let format: AVPixelFormat
+    private var bytesPerPixel: Int { format == AV_PIX_FMT_GRAY8 ? 1 : 3 }
+    private let flags: Int32
     private var sws: OpaquePointer?
     private var key: (w: Int32, h: Int32, format: Int32, range: UInt32, space: UInt32) = (0, 0, -1, 0, 0)
     private let scaled = FrameBox()
     private var placement = FramePlacement(sourceWidth: 1, sourceHeight: 1, outWidth: 1, outHeight: 1,
                                            rotation: .none, aspect: .stretch)
 
-    let filter: ScalingFilter
-
     init(outWidth: Int, outHeight: Int, rotation: Rotation, aspect: AspectPolicy, filter: ScalingFilter = .bilinear) {
-        self.filter = filter
+        format = AV_PIX_FMT_RGB24
+        flags = filter.swsFlags
+        self.outWidth = outWidth
+        self.outHeight = outHeight
+        self.rotation = rotation
+        self.aspect = aspect
+    }
+
+    /// A grey picture point-sampled from the decoded one (no averaging: snow and one-pixel
+    /// changes survive), placed like the RGB frame.
+    init(greyWidth outWidth: Int, height outHeight: Int, rotation: Rotation, aspect: AspectPolicy) {
+        format = AV_PIX_FMT_GRAY8
+        flags = Int32(SWS_POINT)
         self.outWidth = outWidth
         self.outHeight = outHeight
         self.rotation = rotation
@@ -24,7 +39,7 @@ final class FrameScaler {
 
     deinit { sws_freeContext(sws) }
 
-    /// Converts `source` to `outWidth*outHeight*3` bytes, rows top to bottom, R G B per pixel.
+    /// Converts `source` to `outWidth*outHeight*bytesPerPixel` bytes, rows top to bottom (R G B per pixel).
     func convert(_ source: UnsafeMutablePointer<AVFrame>, name: String) throws -> [UInt8] {
         let f = source.pointee
         let current = (f.width, f.height, f.format, f.color_range.rawValue, f.colorspace.rawValue)
@@ -32,11 +47,12 @@ final class FrameScaler {
         av_frame_unref(scaled.frame)
         scaled.frame.pointee.width = Int32(placement.scaledWidth)
         scaled.frame.pointee.height = Int32(placement.scaledHeight)
-        scaled.frame.pointee.format = AV_PIX_FMT_RGB24.rawValue
+        scaled.frame.pointee.format = format.rawValue
         try check(av_frame_get_buffer(scaled.frame, 0), .scale, "\(name): cannot allocate a frame")
         try check(sws_scale_frame(sws, scaled.frame, source), .scale, "\(name): cannot convert the frame")
 
-        var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
+        let bpp = bytesPerPixel
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * bpp)
         let sw = placement.scaledWidth, sh = placement.scaledHeight
         let stride = Int(scaled.frame.pointee.linesize.0)
         let src = UnsafePointer(scaled.frame.pointee.data.0!)
@@ -44,20 +60,20 @@ final class FrameScaler {
         out.withUnsafeMutableBufferPointer { buffer in
             let dst = buffer.baseAddress!
             @inline(__always) func put(_ dx: Int, _ dy: Int, _ s: UnsafePointer<UInt8>) {
-                let d = dst + ((oy + dy) * ow + ox + dx) * 3
-                d[0] = s[0]; d[1] = s[1]; d[2] = s[2]
+                let d = dst + ((oy + dy) * ow + ox + dx) * bpp
+                for c in 0..<bpp { d[c] = s[c] }
             }
             switch rotation {
             case .none:
                 for y in 0..<sh {
-                    (dst + ((oy + y) * ow + ox) * 3).update(from: src + y * stride, count: sw * 3)
+                    (dst + ((oy + y) * ow + ox) * bpp).update(from: src + y * stride, count: sw * bpp)
                 }
             case .upsideDown:
-                for y in 0..<sh { for x in 0..<sw { put(sw - 1 - x, sh - 1 - y, src + y * stride + x * 3) } }
+                for y in 0..<sh { for x in 0..<sw { put(sw - 1 - x, sh - 1 - y, src + y * stride + x * bpp) } }
             case .clockwise90:      // source (x, y) -> destination (sh-1-y, x)
-                for y in 0..<sh { for x in 0..<sw { put(sh - 1 - y, x, src + y * stride + x * 3) } }
+                for y in 0..<sh { for x in 0..<sw { put(sh - 1 - y, x, src + y * stride + x * bpp) } }
             case .counterClockwise90: // source (x, y) -> destination (y, sw-1-x)
-                for y in 0..<sh { for x in 0..<sw { put(y, sw - 1 - x, src + y * stride + x * 3) } }
+                for y in 0..<sh { for x in 0..<sw { put(y, sw - 1 - x, src + y * stride + x * bpp) } }
             }
         }
         return out
@@ -74,8 +90,8 @@ final class FrameScaler {
                                    outWidth: outWidth, outHeight: outHeight, rotation: rotation, aspect: aspect)
         sws_freeContext(sws)
         sws = sws_getContext(f.width, f.height, AVPixelFormat(rawValue: f.format),
-                             Int32(placement.scaledWidth), Int32(placement.scaledHeight), AV_PIX_FMT_RGB24,
-                             filter.swsFlags, nil, nil, nil)
+                             Int32(placement.scaledWidth), Int32(placement.scaledHeight), format,
+                             flags, nil, nil, nil)
         guard let sws else {
             let format = av_get_pix_fmt_name(AVPixelFormat(rawValue: f.format)).map { String(cString: $0) } ?? "\(f.format)"
             throw FFmpegError(.scale, message: "\(name): cannot convert pixel format \(format) at \(f.width)x\(f.height)")

@@ -20,6 +20,9 @@ public struct FrameSourceOptions: Sendable, Equatable {
     public var stream: Int?
     /// Decoder threads; 0 lets FFmpeg choose.
     public var threads = 0
+    /// Per-patch statistics of a sharper grey picture to measure on every sampled frame
+    /// (`SampledFrame.detail`); its frame size must be `width` x `height`.
+    public var detail: DetailMeter?
 
     public init() {}
 }
@@ -66,8 +69,10 @@ public struct SampledFrame: Sendable {
     public var width: Int, height: Int
     /// `height` rows of `width` pixels, R G B bytes each.
     public var rgb: [UInt8]
+    /// What `FrameSourceOptions.detail` measured (empty without it).
+    public var detail: [UInt8]
 
-    public init(index: Int, time: Double, pts: Int64, isKeyFrame: Bool, width: Int, height: Int, rgb: [UInt8]) {
+    public init(index: Int, time: Double, pts: Int64, isKeyFrame: Bool, width: Int, height: Int, rgb: [UInt8], detail: [UInt8] = []) {
         self.index = index
         self.time = time
         self.pts = pts
@@ -75,6 +80,7 @@ public struct SampledFrame: Sendable {
         self.width = width
         self.height = height
         self.rgb = rgb
+        self.detail = detail
     }
 }
 
@@ -88,6 +94,9 @@ public final class FrameSource {
     private let input: MediaInput
     private let decoder: VideoDecoder
     private let scaler: FrameScaler
+    private let detailScaler: FrameScaler?
+    /// The grey canvas of the last sampled frame (detail statistics only).
+    private var previousCanvas: [UInt8]?
     private let packet = PacketBox()
     private let decoded = FrameBox()
     private let held = FrameBox()
@@ -122,6 +131,12 @@ public final class FrameSource {
         decoder = try VideoDecoder(stream: stream, threads: options.threads, skipping: skipping, name: name)
         scaler = FrameScaler(outWidth: options.width, outHeight: options.height, rotation: info.rotation, aspect: options.aspect,
                              filter: options.scaling)
+        if let meter = options.detail {
+            precondition(meter.frameWidth == options.width && meter.frameHeight == options.height, "detail meter is for another frame size")
+            detailScaler = FrameScaler(greyWidth: meter.canvasWidth, height: meter.canvasHeight, rotation: info.rotation, aspect: options.aspect)
+        } else {
+            detailScaler = nil
+        }
         sampler = NearestFrameSampler(fps: options.fps, start: options.start)
         let startPTS = stream.pointee.start_time
         origin = startPTS == AVCode.noPTS ? 0 : startPTS
@@ -236,8 +251,14 @@ public final class FrameSource {
 
     private func emitHeld() throws {
         let rgb = try scaler.convert(held.frame, name: name)
+        var detail: [UInt8] = []
+        if let detailScaler, let meter = options.detail {
+            let canvas = try detailScaler.convert(held.frame, name: name)
+            detail = meter.measure(canvas, previous: previousCanvas)
+            previousCanvas = canvas
+        }
         pending = SampledFrame(index: stats.framesSampled, time: heldTime, pts: held.frame.pointee.best_effort_timestamp,
-                               isKeyFrame: heldKey, width: options.width, height: options.height, rgb: rgb)
+                               isKeyFrame: heldKey, width: options.width, height: options.height, rgb: rgb, detail: detail)
         stats.framesSampled += 1
     }
 

@@ -8,30 +8,37 @@
 /// the patch's pixel values come, in the same order, `(b - b_previous) / 127.5` (zeros for
 /// the first frame). A held picture is then all zeros there and snow is random, whatever the
 /// picture looks like.
+///
+/// With `detail` (the number of `DetailMeter` bytes per patch), each token ends with that
+/// patch's detail bytes, `b / 127.5 - 1` each.
 public struct PatchTokenizer: Sendable, Codable, Equatable {
     public let patch: Int
     public let frameWidth: Int, frameHeight: Int
     public let motion: Bool
+    public let detail: Int
 
-    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false) {
+    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false, detail: Int = 0) {
         precondition(patch > 0 && frameWidth % patch == 0 && frameHeight % patch == 0,
                      "frame \(frameWidth)x\(frameHeight) is not a whole number of \(patch)-pixel patches")
         self.patch = patch
         self.frameWidth = frameWidth
         self.frameHeight = frameHeight
         self.motion = motion
+        self.detail = detail
     }
 
     public var patchesAcross: Int { frameWidth / patch }
     public var patchesDown: Int { frameHeight / patch }
     public var tokensPerFrame: Int { patchesAcross * patchesDown }
-    public var tokenWidth: Int { patch * patch * 3 * (motion ? 2 : 1) }
+    public var tokenWidth: Int { patch * patch * 3 * (motion ? 2 : 1) + detail }
 
     /// Appends `tokensPerFrame * tokenWidth` floats for `rgb` (frameHeight rows of frameWidth RGB
-    /// pixels); `previous` is the frame sampled before it (motion tokens only; nil: none).
-    public func append(_ rgb: [UInt8], previous: [UInt8]? = nil, to tokens: inout [Float]) {
+    /// pixels); `previous` is the frame sampled before it (motion tokens only; nil: none);
+    /// `detail` holds `self.detail` bytes per patch (detail tokens only).
+    public func append(_ rgb: [UInt8], previous: [UInt8]? = nil, detail bytes: [UInt8] = [], to tokens: inout [Float]) {
         precondition(rgb.count == frameWidth * frameHeight * 3, "frame is not \(frameWidth)x\(frameHeight) RGB")
         precondition(previous == nil || previous!.count == rgb.count, "previous frame has another size")
+        precondition(bytes.count == tokensPerFrame * detail, "frame has \(bytes.count) detail bytes, expected \(tokensPerFrame * detail)")
         let start = tokens.count
         tokens.append(contentsOf: repeatElement(0, count: tokensPerFrame * tokenWidth))
         let p = patch, w = frameWidth, across = patchesAcross, width = tokenWidth
@@ -52,6 +59,8 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
                                 }
                             }
                         }
+                        let patchIndex = py * across + px
+                        for k in 0..<detail { out[width - detail + k] = Float(bytes[patchIndex * detail + k]) * (1 / 127.5) - 1 }
                         out += width
                     }
                 }
@@ -59,10 +68,10 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
         }
     }
 
-    public func tokens(_ rgb: [UInt8], previous: [UInt8]? = nil) -> [Float] {
+    public func tokens(_ rgb: [UInt8], previous: [UInt8]? = nil, detail: [UInt8] = []) -> [Float] {
         var t: [Float] = []
         t.reserveCapacity(tokensPerFrame * tokenWidth)
-        append(rgb, previous: previous, to: &t)
+        append(rgb, previous: previous, detail: detail, to: &t)
         return t
     }
 }

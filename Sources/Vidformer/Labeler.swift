@@ -66,7 +66,7 @@ public final class Labeler {
 
     /// Adds a frame; returns frame labels that became final.
     public func add(_ frame: SampledFrame) -> [FrameLabel] {
-        tokenizer.append(frame.rgb, previous: previousFrame, to: &pendingTokens)
+        tokenizer.append(frame.rgb, previous: previousFrame, detail: frame.detail, to: &pendingTokens)
         if tokenizer.motion { previousFrame = frame.rgb }
         pendingTimes.append(frame.time)
         framesSeen += 1

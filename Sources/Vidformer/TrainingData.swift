@@ -9,7 +9,22 @@ public struct DecodedVideo: Sendable {
     public var rgb: [UInt8]
     public var labels: [Int]
     public var frameBytes: Int
+    /// `DetailMeter` bytes per frame (`detailBytes` each; empty without detail statistics).
+    public var detail: [UInt8] = []
+    public var detailBytes = 0
     public var frameCount: Int { times.count }
+
+    public init(path: String, times: [Double], rgb: [UInt8], labels: [Int], frameBytes: Int,
+                detail: [UInt8] = [], detailBytes: Int = 0) {
+        precondition(rgb.count == times.count * frameBytes && detail.count == times.count * detailBytes)
+        self.path = path
+        self.times = times
+        self.rgb = rgb
+        self.labels = labels
+        self.frameBytes = frameBytes
+        self.detail = detail
+        self.detailBytes = detailBytes
+    }
 
     /// Patch tokens of frames `range`, frame-major, as the model takes them; `augmentation`
     /// changes the frames first (training only).
@@ -21,7 +36,8 @@ public struct DecodedVideo: Sendable {
         var previous = tokenizer.motion && range.lowerBound > 0 ? frame(range.lowerBound - 1) : nil
         for f in range {
             let current = frame(f)
-            tokenizer.append(current, previous: previous, to: &out)
+            let detail = tokenizer.detail > 0 ? augmentation.detail(f, of: self, patchesAcross: tokenizer.patchesAcross) : []
+            tokenizer.append(current, previous: previous, detail: detail, to: &out)
             if tokenizer.motion { previous = current }
         }
         return Tensor(shape: [range.count * tokenizer.tokensPerFrame, tokenizer.tokenWidth], scalars: out)
@@ -89,6 +105,25 @@ public struct Augmentation: Sendable, Equatable {
         return bytes
     }
 
+    /// Detail bytes of frame `f` as this augmentation shows it: a paste carries its source's
+    /// statistics, a mirror swaps patch columns.
+    func detail(_ f: Int, of video: DecodedVideo, patchesAcross: Int) -> [UInt8] {
+        let n = video.detailBytes
+        var from = f
+        if let p = pastes.first(where: { ($0.target..<($0.target + $0.count)).contains(f) }) { from = p.source + (f - p.target) }
+        let bytes = Array(video.detail[(from * n)..<((from + 1) * n)])
+        guard mirror else { return bytes }
+        var out = bytes
+        let k = DetailMeter.features, rows = n / (k * patchesAcross)
+        for y in 0..<rows {
+            for x in 0..<patchesAcross {
+                let a = (y * patchesAcross + x) * k, b = (y * patchesAcross + patchesAcross - 1 - x) * k
+                for i in 0..<k { out[b + i] = bytes[a + i] }
+            }
+        }
+        return out
+    }
+
     /// A synthetic repeat for a crop with labels `labels` (`-1` unlabelled): `count` frames
     /// (between `lengths` bounds) of `content` copied at least `gap` frames later over other
     /// `content` frames, so the faults cut into the video stay as they are. Nil when the crop
@@ -143,26 +178,32 @@ public enum TrainingData {
     public static func load(video: String, labelFile: String, labels: [String], frames: FrameSettings,
                             cacheDirectory: String?) throws -> DecodedVideo {
         let spans = try LabelFile.read(labelFile, knownLabels: labels)
-        let (times, rgb) = try decodeCached(video, frames: frames, cacheDirectory: cacheDirectory)
-        return DecodedVideo(path: video, times: times, rgb: rgb,
+        let (times, bytes) = try decodeCached(video, frames: frames, cacheDirectory: cacheDirectory)
+        // Cached bytes: every frame's RGB, then every frame's detail statistics.
+        let frameBytes = frames.width * frames.height * 3, detailBytes = frames.detailMeter?.bytesPerFrame ?? 0
+        let split = times.count * frameBytes
+        return DecodedVideo(path: video, times: times, rgb: Array(bytes[..<split]),
                             labels: LabelFile.frameLabels(times: times, spans: spans, labels: labels),
-                            frameBytes: frames.width * frames.height * 3)
+                            frameBytes: frameBytes, detail: Array(bytes[split...]), detailBytes: detailBytes)
     }
 
     static func decodeCached(_ video: String, frames: FrameSettings, cacheDirectory: String?) throws -> ([Double], [UInt8]) {
         let key = try cacheKey(video, frames: frames)
         let cachePath = cacheDirectory.map { ($0 as NSString).appendingPathComponent("\(key).frames") }
-        if let cachePath, let cached = readCache(cachePath) { return cached }
+        let perFrame = frames.width * frames.height * 3 + (frames.detailMeter?.bytesPerFrame ?? 0)
+        if let cachePath, let cached = readCache(cachePath), cached.1.count == cached.0.count * perFrame { return cached }
         let options = frames.sourceOptions
         let source: FrameSource
         do { source = try FrameSource(InputSpec(video), options: options) } catch let e as FFmpegError { throw ClassifyError(e.message) }
         var times: [Double] = []
-        var rgb: [UInt8] = []
+        var rgb: [UInt8] = [], detail: [UInt8] = []
         while let f = try source.next() {
             times.append(f.time)
             rgb.append(contentsOf: f.rgb)
+            detail.append(contentsOf: f.detail)
         }
         guard !times.isEmpty else { throw ClassifyError("\(video): no decodable video frames") }
+        rgb.append(contentsOf: detail)
         if let cachePath, let dir = cacheDirectory {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try? AtomicFile.write(encodeCache(times, rgb), to: cachePath)
@@ -178,7 +219,8 @@ public enum TrainingData {
         var hash = FNV1a()
         func mix(_ bytes: [UInt8]) { hash.mix(bytes) }
         let scaling = frames.scaling == .bilinear ? "" : "|" + frames.scaling.rawValue
-        mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1\(scaling)".utf8))
+        let detail = frames.detail > 0 ? "|detail\(frames.detail)" : ""
+        mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1\(scaling)\(detail)".utf8))
         if let handle = FileHandle(forReadingAtPath: video) {
             defer { try? handle.close() }
             mix([UInt8](handle.readData(ofLength: 65536)))

@@ -15,11 +15,20 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     public var scaling: ScalingFilter = .bilinear
     /// Tokens carry the change since the previous sampled frame too (older configs: no).
     public var motion = false
+    /// Tokens carry `DetailMeter` statistics measured on a grey picture this many times
+    /// sharper than the frame (0: none; older configs: none).
+    public var detail = 0
 
     public init() {}
-    public var tokenizer: PatchTokenizer { PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion) }
+    public var tokenizer: PatchTokenizer {
+        PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion,
+                       detail: detail > 0 ? DetailMeter.features : 0)
+    }
+    public var detailMeter: DetailMeter? {
+        detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height) : nil
+    }
 
-    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion }
+    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -30,6 +39,19 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         aspect = try c.decode(AspectPolicy.self, forKey: .aspect)
         scaling = try c.decodeIfPresent(ScalingFilter.self, forKey: .scaling) ?? .bilinear
         motion = try c.decodeIfPresent(Bool.self, forKey: .motion) ?? false
+        detail = try c.decodeIfPresent(Int.self, forKey: .detail) ?? 0
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
+        try c.encode(patch, forKey: .patch)
+        try c.encode(fps, forKey: .fps)
+        try c.encode(aspect, forKey: .aspect)
+        try c.encode(scaling, forKey: .scaling)
+        try c.encode(motion, forKey: .motion)
+        if detail > 0 { try c.encode(detail, forKey: .detail) }
     }
 
     /// Frame-source options that produce exactly these frames (callers add trimming and threads).
@@ -40,6 +62,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         o.aspect = aspect
         o.scaling = scaling
         o.fps = fps
+        o.detail = detailMeter
         return o
     }
 }
@@ -86,6 +109,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
             throw fail("frame size \(frames.width)x\(frames.height) is not a whole number of \(frames.patch)-pixel patches")
         }
         guard frames.fps > 0, frames.fps <= 240 else { throw fail("fps \(frames.fps) is out of range") }
+        guard (0...8).contains(frames.detail) else { throw fail("detail scale \(frames.detail) is out of range (0-8)") }
         let n = network, a = n.attention
         guard n.width > 0, n.layers > 0, n.hidden > 0, n.feedForwardChunk > 0, a.heads > 0, a.headWidth > 0,
               a.rounds > 0, a.chunk > 0, n.width <= 4096, n.layers <= 64 else { throw fail("network sizes must be positive") }

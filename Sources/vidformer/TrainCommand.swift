@@ -41,6 +41,7 @@ extension Commands {
             .flag("mirror", "Augment: mirror half of the training crops left to right."),
             .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
+            .option("detail", "<scale>", "Tokens also carry per-patch change and texture measured on a grey picture this many times sharper than the frame (0: off).", default: "0"),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
             .flag("resume", "Continue the run saved in --out."),
@@ -62,6 +63,8 @@ extension Commands {
         frames.aspect = AspectPolicy(rawValue: p.string("aspect") ?? "stretch")!
         frames.scaling = ScalingFilter(rawValue: p.string("scaling") ?? "bilinear")!
         frames.motion = p.has("motion")
+        frames.detail = try p.int("detail") ?? 0
+        guard (0...8).contains(frames.detail) else { throw CLIError.usage("--detail is a scale from 0 to 8", command: "train") }
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
         guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }
         var network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,

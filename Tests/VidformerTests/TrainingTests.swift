@@ -81,18 +81,22 @@ struct TrainingTests {
 
     /// Look-back heads and augmentation reach the model: the config records them, the model
     /// trains and classifies; synthetic repeats need the labels they write.
-    @Test func lookBackHeadsAndAugmentationTrain() throws {
+    @Test func lookBackHeadsDetailAndAugmentationTrain() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-lookback-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
-                                          "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror"] + tinyModelArgs)
+                                          "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
         #expect(config.network.attention.lookBack == .init(heads: 2, distance: 4, group: 16))
         #expect(config.training["augmentation"]?.hasPrefix("mirror true") == true)
+        // Detail statistics: 3 more numbers in every token, and the saved model expects them.
+        #expect(config.frames.detail == 2 && config.classifierConfig.tokenWidth == 8 * 8 * 3 + 3)
         let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v1.mp4"])
         #expect(c.status == 0, "\(c.stderr)")
+        let detail = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--detail", "9"] + tinyModelArgs)
+        #expect(detail.status == 64 && detail.stderr.contains("--detail"), "\(detail.stderr)")
         let bad = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--synthetic-repeats", "0.5"] + tinyModelArgs)
         #expect(bad.status == 64 && bad.stderr.contains("--synthetic-repeats needs the labels content and repeat"), "\(bad.stderr)")
         let heads = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "9"] + tinyModelArgs)
@@ -154,17 +158,19 @@ struct TrainingTests {
 /// Training-time augmentation: what the model is shown must be exactly the described change.
 @Suite struct AugmentationTests {
     /// A video of `frames` random 8x4 RGB frames and the given labels.
+    /// With detail bytes: 3 for each of the two 4-pixel patches.
     func video(frames: Int, seed: UInt64 = 3) -> DecodedVideo {
         var g = SeededGenerator(seed: seed)
         let bytes = 8 * 4 * 3
         let rgb = (0..<(frames * bytes)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+        let detail = (0..<(frames * 6)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
         return DecodedVideo(path: "v", times: (0..<frames).map { Double($0) / 4 }, rgb: rgb,
-                            labels: Array(repeating: 0, count: frames), frameBytes: bytes)
+                            labels: Array(repeating: 0, count: frames), frameBytes: bytes, detail: detail, detailBytes: 6)
     }
 
     @Test func mirrorEqualsTokenisingMirroredFrames() {
         let v = video(frames: 5)
-        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4, motion: true)
+        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4, motion: true, detail: 3)
         var mirrored = v
         for f in 0..<5 {
             for y in 0..<4 {
@@ -172,6 +178,8 @@ struct TrainingTests {
                     for c in 0..<3 { mirrored.rgb[f * 96 + (y * 8 + x) * 3 + c] = v.rgb[f * 96 + (y * 8 + 7 - x) * 3 + c] }
                 }
             }
+            // The two patches trade their statistics.
+            for k in 0..<3 { mirrored.detail[f * 6 + k] = v.detail[f * 6 + 3 + k]; mirrored.detail[f * 6 + 3 + k] = v.detail[f * 6 + k] }
         }
         let got = v.tokens(1..<5, tokenizer: tokenizer, augmentation: Augmentation(mirror: true))
         let want = mirrored.tokens(1..<5, tokenizer: tokenizer)
@@ -181,10 +189,13 @@ struct TrainingTests {
 
     @Test func pasteCopiesEarlierFramesWithinTheDither() {
         let v = video(frames: 12)
-        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4)
-        // An exact copy: frames 6..<9 become frames 1..<4.
+        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4, detail: 3)
+        // An exact copy: frames 6..<9 become frames 1..<4, statistics included.
         var copied = v
-        for i in 0..<3 { for b in 0..<96 { copied.rgb[(6 + i) * 96 + b] = v.rgb[(1 + i) * 96 + b] } }
+        for i in 0..<3 {
+            for b in 0..<96 { copied.rgb[(6 + i) * 96 + b] = v.rgb[(1 + i) * 96 + b] }
+            for b in 0..<6 { copied.detail[(6 + i) * 6 + b] = v.detail[(1 + i) * 6 + b] }
+        }
         let exact = Augmentation(pastes: [.init(source: 1, target: 6, count: 3)])
         #expect(v.tokens(0..<12, tokenizer: tokenizer, augmentation: exact).scalars == copied.tokens(0..<12, tokenizer: tokenizer).scalars)
         // Shifted and dithered: every byte within brightness ± dither of the source (before clamping), others untouched.
