@@ -19,6 +19,10 @@ public struct TrainOptions: Sendable {
     /// Share of training crops given a synthetic repeat (needs `content` and `repeat` labels):
     /// 3–15 s of content pasted over content at least `repeatGap` seconds later.
     public var syntheticRepeats = 0.0
+    /// Synthetic repeats planned in each such crop (each on content no earlier one took).
+    public var repeatsPerCrop = 1
+    /// Each synthetic repeat mixes in a random share of the next frame (as if sampled between frames).
+    public var repeatBlend = false
     public var repeatGap = 20.0
     public init() {}
 }
@@ -133,12 +137,14 @@ public final class Trainer {
                 var augmentation = Augmentation()
                 if options.mirror { augmentation.mirror = rng.next() % 2 == 1 }
                 if let plan = syntheticRepeats, rng.nextUniform() < options.syntheticRepeats {
-                    if var paste = Augmentation.planRepeat(labels: targets, content: plan.content, gap: plan.gap,
-                                                           lengths: plan.lengths, generator: &rng) {
+                    for _ in 0..<options.repeatsPerCrop {
+                        guard var paste = Augmentation.planRepeat(labels: targets, content: plan.content, gap: plan.gap,
+                                                                  lengths: plan.lengths, blend: options.repeatBlend,
+                                                                  generator: &rng) else { break }
                         for i in paste.target..<(paste.target + paste.count) { targets[i] = plan.repeated }
                         paste.source += start
                         paste.target += start
-                        augmentation.pastes = [paste]
+                        augmentation.pastes.append(paste)
                     }
                 }
                 let input = video.tokens(start..<(start + frames), tokenizer: tokenizer, augmentation: augmentation)

@@ -56,13 +56,18 @@ public struct Augmentation: Sendable, Equatable {
         /// Per-pixel noise in `-dither...dither`, from `seed`.
         public var dither: Int
         public var seed: UInt64
-        public init(source: Int, target: Int, count: Int, brightness: Int = 0, dither: Int = 0, seed: UInt64 = 0) {
+        /// How much of the next source frame is mixed in, out of 256: a copy sampled between
+        /// the original's frames, as a re-encode with other timestamps is.
+        public var phase: Int
+        public init(source: Int, target: Int, count: Int, brightness: Int = 0, dither: Int = 0, seed: UInt64 = 0, phase: Int = 0) {
+            precondition((0..<256).contains(phase))
             self.source = source
             self.target = target
             self.count = count
             self.brightness = brightness
             self.dither = dither
             self.seed = seed
+            self.phase = phase
         }
     }
 
@@ -80,6 +85,10 @@ public struct Augmentation: Sendable, Equatable {
         if let p = pastes.first(where: { ($0.target..<($0.target + $0.count)).contains(f) }) {
             let from = p.source + (f - p.target)
             bytes = Array(video.rgb[(from * n)..<((from + 1) * n)])
+            if p.phase > 0 && from + 1 < video.frameCount {
+                let next = (from + 1) * n, a = 256 - p.phase
+                for i in 0..<n { bytes[i] = UInt8((a * Int(bytes[i]) + p.phase * Int(video.rgb[next + i]) + 128) >> 8) }
+            }
             if p.brightness != 0 || p.dither > 0 {
                 var g = SeededGenerator(seed: SeededGenerator.derive(p.seed, UInt64(f - p.target)))
                 let span = UInt64(2 * p.dither + 1)
@@ -128,7 +137,7 @@ public struct Augmentation: Sendable, Equatable {
     /// (between `lengths` bounds) of `content` copied at least `gap` frames later over other
     /// `content` frames, so the faults cut into the video stay as they are. Nil when the crop
     /// has no room. Indices are within the crop.
-    public static func planRepeat(labels: [Int], content: Int, gap: Int, lengths: ClosedRange<Int>,
+    public static func planRepeat(labels: [Int], content: Int, gap: Int, lengths: ClosedRange<Int>, blend: Bool = false,
                                   generator g: inout SeededGenerator) -> Paste? {
         let n = labels.count
         // contentRun[i]: how many frames from i on are content.
@@ -144,7 +153,8 @@ public struct Augmentation: Sendable, Equatable {
             let firstTarget = source + gap, lastTarget = n - count
             let target = firstTarget + Int(g.next() % UInt64(lastTarget - firstTarget + 1))
             guard contentRun[target] >= count else { continue }
-            return Paste(source: source, target: target, count: count, brightness: Int(g.next() % 9) - 4, dither: 3, seed: g.next())
+            return Paste(source: source, target: target, count: count, brightness: Int(g.next() % 9) - 4, dither: 3, seed: g.next(),
+                         phase: blend ? Int(g.next() % 256) : 0)
         }
         return nil
     }

@@ -40,6 +40,8 @@ extension Commands {
                     default: "bilinear", allowed: ScalingFilter.allCases.map(\.rawValue)),
             .flag("mirror", "Augment: mirror half of the training crops left to right."),
             .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
+            .option("repeats-per-crop", "<n>", "Synthetic repeats planned in each crop that gets them.", default: "1"),
+            .flag("repeat-blend", "Augment: each synthetic repeat mixes in a random share of the next frame, as if sampled between the original's frames."),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
             .option("detail", "<scale>", "Tokens also carry per-patch change and texture measured on a grey picture this many times sharper than the frame (0: off).", default: "0"),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
@@ -89,6 +91,9 @@ extension Commands {
         options.validationFraction = try p.double("val-split") ?? 0.2
         options.mirror = p.has("mirror")
         options.syntheticRepeats = try p.double("synthetic-repeats") ?? 0
+        options.repeatsPerCrop = try p.int("repeats-per-crop") ?? 1
+        options.repeatBlend = p.has("repeat-blend")
+        guard (1...8).contains(options.repeatsPerCrop) else { throw CLIError.usage("--repeats-per-crop is 1 to 8", command: "train") }
         guard (0...1).contains(options.syntheticRepeats) else { throw CLIError.usage("--synthetic-repeats is a share from 0 to 1", command: "train") }
         guard options.epochs >= 0, options.tokenBudget > 0, (0..<1).contains(options.validationFraction) else {
             throw CLIError.usage("--epochs, --tokens and --val-split are out of range", command: "train")
@@ -150,7 +155,8 @@ extension Commands {
                                  minimumSegmentSeconds: minimumSegment,
                                  training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
                                             "epochs": "\(options.epochs)", "seed": "\(options.seed)",
-                                            "augmentation": "mirror \(options.mirror), synthetic repeats \(options.syntheticRepeats)",
+                                            "augmentation": "mirror \(options.mirror), synthetic repeats \(options.syntheticRepeats)"
+                                                + (options.repeatsPerCrop > 1 ? " x\(options.repeatsPerCrop)" : "") + (options.repeatBlend ? " blended" : ""),
                                             "command": CommandLine.arguments.joined(separator: " ")])
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)

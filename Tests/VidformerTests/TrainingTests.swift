@@ -218,6 +218,22 @@ struct TrainingTests {
         #expect(changed > 200)
     }
 
+    @Test func aPhasedPasteMixesTheNextSourceFrame() {
+        let v = video(frames: 12)
+        // Frames 8..<12 shown over 0..<4.
+        let p = Augmentation(pastes: [.init(source: 8, target: 0, count: 4, phase: 64)])
+        for f in 0..<4 {
+            let shown = p.frame(f, of: v, width: 8), from = f + 8
+            for b in 0..<96 {
+                let a = Int(v.rgb[from * 96 + b])
+                // The last source frame of the video has no next frame: copied as it is.
+                let next = from + 1 < 12 ? Int(v.rgb[(from + 1) * 96 + b]) : a
+                let want = from + 1 < 12 ? (192 * a + 64 * next + 128) >> 8 : a
+                #expect(Int(shown[b]) == want, "frame \(f) byte \(b)")
+            }
+        }
+    }
+
     @Test func plannedRepeatsCopyContentAtLeastTheGapLaterOntoContent() {
         var g = SeededGenerator(seed: 5)
         var planned = 0
