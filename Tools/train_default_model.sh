@@ -8,7 +8,9 @@
 #
 #   bash Tools/train_default_model.sh            # everything (about 2 hours on 2 cores)
 #   STEPS="train eval" bash Tools/train_default_model.sh
-#   THREADS=2 STEPS="train eval" bash Tools/train_default_model.sh   # the shipped model: alone, two threads (24 min)
+#   THREADS=2 STEPS="train eval" bash Tools/train_default_model.sh   # the model alone on two threads (~25 min)
+# The shipped weights come from the train and ablation steps side by side, one thread each
+# (training is deterministic for a thread count; another thread count gives other weights).
 #
 # DATA (default ~/.cache/vidformer-data) holds the sources, the sets and the ablation model.
 set -euo pipefail
@@ -24,13 +26,13 @@ B=.build/release/vidformer
 [ -x "$B" ] || swift build -c release --product vidformer
 
 # The model: 64x64 frames (fast bilinear, so snow keeps its texture) in 16x16 patches (16 tokens
-# a frame, each with its pixels and their change since the previous sample) at 4 frames a
-# second; 3 reversible blocks of width 96 with 4 heads of 2-round LSH attention over chunks of
+# a frame, each with its pixels, their change since the previous sample, and three detail
+# statistics of the patch measured on a 256x256 grey picture) at 4 frames a second; 3 reversible blocks of width 96 with 4 heads of 2-round LSH attention over chunks of
 # 64 tokens, two of them look-back heads (they see only frames at least 16 s earlier, beside a
 # null key). Training pastes a synthetic repeat into half the crops.
 # The default model and the local-attention ablation train side by side, one thread each
 # (the same budget: 30 epochs; training is deterministic for a thread count).
-MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --scaling fast --threads "${THREADS:-1}"
+MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --detail 4 --scaling fast --threads "${THREADS:-1}"
             --d-model 96 --layers 3 --heads 4 --hashes 2 --chunk 64 --d-ff 384 --look-back-heads 2 --look-back-seconds 16
             --synthetic-repeats 0.5
             --epochs "$EPOCHS" --lr 0.001 --warmup 100 --tokens 16384 --seed 1 --val-split 0.1

@@ -24,6 +24,9 @@ public struct TrainOptions: Sendable {
     /// Each synthetic repeat mixes in a random share of the next frame (as if sampled between frames).
     public var repeatBlend = false
     public var repeatGap = 20.0
+    /// Share of training crops given a synthetic hold (needs `content` and `frozen` labels):
+    /// a content frame held still over the next 2–10 s, labelled frozen.
+    public var syntheticHolds = 0.0
     public init() {}
 }
 
@@ -52,6 +55,7 @@ public final class Trainer {
     /// How synthetic repeats are made (nil when they are off): label indices, the gap and the
     /// copy lengths in frames.
     let syntheticRepeats: (content: Int, repeated: Int, gap: Int, lengths: ClosedRange<Int>)?
+    let syntheticHolds: (content: Int, frozen: Int, lengths: ClosedRange<Int>)?
     var startEpoch = 0
     var best = -Double.infinity
 
@@ -76,6 +80,12 @@ public final class Trainer {
                                 max(1, Int((3 * fps).rounded()))...max(1, Int((15 * fps).rounded())))
         } else {
             syntheticRepeats = nil
+        }
+        if options.syntheticHolds > 0, let c = model.config.labels.firstIndex(of: "content"),
+           let z = model.config.labels.firstIndex(of: "frozen") {
+            syntheticHolds = (c, z, max(1, Int((2 * fps).rounded()))...max(1, Int((10 * fps).rounded())))
+        } else {
+            syntheticHolds = nil
         }
         var counts = [Double](repeating: 0, count: k)
         for v in train { for l in v.labels where l >= 0 { counts[l] += 1 } }
@@ -136,6 +146,14 @@ public final class Trainer {
                 guard targets.contains(where: { $0 >= 0 }) else { continue }
                 var augmentation = Augmentation()
                 if options.mirror { augmentation.mirror = rng.next() % 2 == 1 }
+                // Holds first: a repeat then never copies frames a hold has covered.
+                if let plan = syntheticHolds, rng.nextUniform() < options.syntheticHolds,
+                   var hold = Augmentation.planHold(labels: targets, content: plan.content, lengths: plan.lengths, generator: &rng) {
+                    for i in hold.target..<(hold.target + hold.count) { targets[i] = plan.frozen }
+                    hold.source += start
+                    hold.target += start
+                    augmentation.pastes.append(hold)
+                }
                 if let plan = syntheticRepeats, rng.nextUniform() < options.syntheticRepeats {
                     for _ in 0..<options.repeatsPerCrop {
                         guard var paste = Augmentation.planRepeat(labels: targets, content: plan.content, gap: plan.gap,

@@ -44,9 +44,10 @@ public struct DecodedVideo: Sendable {
     }
 }
 
-/// Label-preserving changes to a training crop: a left-right mirror of every frame, and
+/// Label-preserving changes to a training crop: a left-right mirror of every frame,
 /// stretches of earlier frames pasted over later ones (synthetic repeats), each copy shifted in
-/// brightness and dithered a little, as a re-encode would.
+/// brightness and dithered a little, as a re-encode would, and one frame held still over the
+/// frames after it (synthetic holds).
 public struct Augmentation: Sendable, Equatable {
     public struct Paste: Sendable, Equatable {
         /// First frame copied, first frame overwritten, frames.
@@ -59,8 +60,14 @@ public struct Augmentation: Sendable, Equatable {
         /// How much of the next source frame is mixed in, out of 256: a copy sampled between
         /// the original's frames, as a re-encode with other timestamps is.
         public var phase: Int
-        public init(source: Int, target: Int, count: Int, brightness: Int = 0, dither: Int = 0, seed: UInt64 = 0, phase: Int = 0) {
+        /// Every overwritten frame shows `source` itself, exactly, and has no change since the
+        /// frame before (a hold).
+        public var still: Bool
+        public init(source: Int, target: Int, count: Int, brightness: Int = 0, dither: Int = 0, seed: UInt64 = 0, phase: Int = 0,
+                    still: Bool = false) {
             precondition((0..<256).contains(phase))
+            precondition(!still || (brightness == 0 && dither == 0 && phase == 0), "a hold is an exact copy")
+            self.still = still
             self.source = source
             self.target = target
             self.count = count
@@ -82,8 +89,8 @@ public struct Augmentation: Sendable, Equatable {
     func frame(_ f: Int, of video: DecodedVideo, width: Int) -> [UInt8] {
         let n = video.frameBytes
         var bytes: [UInt8]
-        if let p = pastes.first(where: { ($0.target..<($0.target + $0.count)).contains(f) }) {
-            let from = p.source + (f - p.target)
+        if let p = paste(covering: f) {
+            let from = p.still ? p.source : p.source + (f - p.target)
             bytes = Array(video.rgb[(from * n)..<((from + 1) * n)])
             if p.phase > 0 && from + 1 < video.frameCount {
                 let next = (from + 1) * n, a = 256 - p.phase
@@ -114,16 +121,23 @@ public struct Augmentation: Sendable, Equatable {
         return bytes
     }
 
+    func paste(covering f: Int) -> Paste? { pastes.first { ($0.target..<($0.target + $0.count)).contains(f) } }
+
     /// Detail bytes of frame `f` as this augmentation shows it: a paste carries its source's
-    /// statistics, a mirror swaps patch columns.
+    /// statistics (a hold: its texture, and no change), a mirror swaps patch columns.
     func detail(_ f: Int, of video: DecodedVideo, patchesAcross: Int) -> [UInt8] {
-        let n = video.detailBytes
+        let n = video.detailBytes, k = DetailMeter.features
         var from = f
-        if let p = pastes.first(where: { ($0.target..<($0.target + $0.count)).contains(f) }) { from = p.source + (f - p.target) }
-        let bytes = Array(video.detail[(from * n)..<((from + 1) * n)])
+        let p = paste(covering: f)
+        if let p { from = p.still ? p.source : p.source + (f - p.target) }
+        var bytes = Array(video.detail[(from * n)..<((from + 1) * n)])
+        if p?.still == true {
+            // Features 0 and 1 of every patch are change; 2 is texture.
+            for i in stride(from: 0, to: n, by: k) { bytes[i] = 0; bytes[i + 1] = 0 }
+        }
         guard mirror else { return bytes }
         var out = bytes
-        let k = DetailMeter.features, rows = n / (k * patchesAcross)
+        let rows = n / (k * patchesAcross)
         for y in 0..<rows {
             for x in 0..<patchesAcross {
                 let a = (y * patchesAcross + x) * k, b = (y * patchesAcross + patchesAcross - 1 - x) * k
@@ -133,16 +147,35 @@ public struct Augmentation: Sendable, Equatable {
         return out
     }
 
+    /// `run[i]`: how many frames from `i` on carry `label` (and a 0 after the last).
+    static func runs(of label: Int, in labels: [Int]) -> [Int] {
+        var run = [Int](repeating: 0, count: labels.count + 1)
+        for i in stride(from: labels.count - 1, through: 0, by: -1) { run[i] = labels[i] == label ? run[i + 1] + 1 : 0 }
+        return run
+    }
+
+    /// A synthetic hold for a crop with labels `labels`: the `content` frame before `count`
+    /// (between `lengths` bounds) further `content` frames is shown over them. Nil when the
+    /// crop has no such run.
+    public static func planHold(labels: [Int], content: Int, lengths: ClosedRange<Int>, generator g: inout SeededGenerator) -> Paste? {
+        let n = labels.count, contentRun = runs(of: content, in: labels)
+        for _ in 0..<24 {
+            let count = lengths.lowerBound + Int(g.next() % UInt64(lengths.count))
+            guard n - count >= 1 else { continue }
+            let target = 1 + Int(g.next() % UInt64(n - count))
+            guard labels[target - 1] == content, contentRun[target] >= count else { continue }
+            return Paste(source: target - 1, target: target, count: count, still: true)
+        }
+        return nil
+    }
+
     /// A synthetic repeat for a crop with labels `labels` (`-1` unlabelled): `count` frames
     /// (between `lengths` bounds) of `content` copied at least `gap` frames later over other
     /// `content` frames, so the faults cut into the video stay as they are. Nil when the crop
     /// has no room. Indices are within the crop.
     public static func planRepeat(labels: [Int], content: Int, gap: Int, lengths: ClosedRange<Int>, blend: Bool = false,
                                   generator g: inout SeededGenerator) -> Paste? {
-        let n = labels.count
-        // contentRun[i]: how many frames from i on are content.
-        var contentRun = [Int](repeating: 0, count: n + 1)
-        for i in stride(from: n - 1, through: 0, by: -1) { contentRun[i] = labels[i] == content ? contentRun[i + 1] + 1 : 0 }
+        let n = labels.count, contentRun = runs(of: content, in: labels)
         for _ in 0..<24 {
             let count = lengths.lowerBound + Int(g.next() % UInt64(lengths.count))
             let lastSource = n - gap - count

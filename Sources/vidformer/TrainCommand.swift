@@ -40,6 +40,7 @@ extension Commands {
                     default: "bilinear", allowed: ScalingFilter.allCases.map(\.rawValue)),
             .flag("mirror", "Augment: mirror half of the training crops left to right."),
             .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
+            .option("synthetic-holds", "<share>", "Augment: hold a content frame still over the next 2–10 s, labelled frozen, in this share of crops (needs the labels content and frozen).", default: "0"),
             .option("repeats-per-crop", "<n>", "Synthetic repeats planned in each crop that gets them.", default: "1"),
             .flag("repeat-blend", "Augment: each synthetic repeat mixes in a random share of the next frame, as if sampled between the original's frames."),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
@@ -92,6 +93,8 @@ extension Commands {
         options.mirror = p.has("mirror")
         options.syntheticRepeats = try p.double("synthetic-repeats") ?? 0
         options.repeatsPerCrop = try p.int("repeats-per-crop") ?? 1
+        options.syntheticHolds = try p.double("synthetic-holds") ?? 0
+        guard (0...1).contains(options.syntheticHolds) else { throw CLIError.usage("--synthetic-holds is a share from 0 to 1", command: "train") }
         options.repeatBlend = p.has("repeat-blend")
         guard (1...8).contains(options.repeatsPerCrop) else { throw CLIError.usage("--repeats-per-crop is 1 to 8", command: "train") }
         guard (0...1).contains(options.syntheticRepeats) else { throw CLIError.usage("--synthetic-repeats is a share from 0 to 1", command: "train") }
@@ -114,6 +117,9 @@ extension Commands {
         guard labels.count >= 2 else { throw CLIError.failure("\(data): training needs at least two labels, found \(labels)") }
         if options.syntheticRepeats > 0 && !(labels.contains("content") && labels.contains("repeat")) {
             throw CLIError.usage("--synthetic-repeats needs the labels content and repeat; the labels are \(labels.joined(separator: ","))", command: "train")
+        }
+        if options.syntheticHolds > 0 && !(labels.contains("content") && labels.contains("frozen")) {
+            throw CLIError.usage("--synthetic-holds needs the labels content and frozen; the labels are \(labels.joined(separator: ","))", command: "train")
         }
         var minimumSegment: [String: Double] = [:]
         for item in (p.string("min-segment") ?? "").split(separator: ",") {
@@ -156,7 +162,8 @@ extension Commands {
                                  training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
                                             "epochs": "\(options.epochs)", "seed": "\(options.seed)",
                                             "augmentation": "mirror \(options.mirror), synthetic repeats \(options.syntheticRepeats)"
-                                                + (options.repeatsPerCrop > 1 ? " x\(options.repeatsPerCrop)" : "") + (options.repeatBlend ? " blended" : ""),
+                                                + (options.repeatsPerCrop > 1 ? " x\(options.repeatsPerCrop)" : "") + (options.repeatBlend ? " blended" : "")
+                                                + (options.syntheticHolds > 0 ? ", synthetic holds \(options.syntheticHolds)" : ""),
                                             "command": CommandLine.arguments.joined(separator: " ")])
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)

@@ -218,6 +218,43 @@ struct TrainingTests {
         #expect(changed > 200)
     }
 
+    @Test func aHoldShowsOneFrameWithNoChange() {
+        let v = video(frames: 12)
+        let tokenizer = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4, motion: true, detail: 3)
+        let hold = Augmentation(pastes: [.init(source: 4, target: 5, count: 3, still: true)])
+        let tokens = v.tokens(0..<12, tokenizer: tokenizer, augmentation: hold).scalars
+        let plain = v.tokens(0..<12, tokenizer: tokenizer).scalars
+        let perFrame = 2 * tokenizer.tokenWidth
+        for f in 0..<12 {
+            for patch in 0..<2 {
+                let at = f * perFrame + patch * tokenizer.tokenWidth
+                let shown = (5..<8).contains(f) ? 4 : f
+                // Pixels: frame 4's; motion: none inside the hold; detail: frame 4's texture, no change.
+                for i in 0..<48 { #expect(tokens[at + i] == plain[shown * perFrame + patch * tokenizer.tokenWidth + i]) }
+                if (6..<8).contains(f) || f == 5 { for i in 48..<96 { #expect(tokens[at + i] == 0) } }
+                if (5..<8).contains(f) {
+                    #expect(tokens[at + 96] == -1 && tokens[at + 97] == -1)
+                    #expect(tokens[at + 98] == plain[4 * perFrame + patch * tokenizer.tokenWidth + 98])
+                } else if f != 8 {
+                    #expect(Array(tokens[at..<(at + tokenizer.tokenWidth)]) == Array(plain[at..<(at + tokenizer.tokenWidth)]))
+                }
+            }
+        }
+        // Planned holds freeze the content frame just before a run of content.
+        var g = SeededGenerator(seed: 8)
+        var planned = 0
+        for trial in 0..<200 {
+            var labels: [Int] = []
+            while labels.count < 120 { labels += Array(repeating: [0, 0, 1, -1][Int(g.next() % 4)], count: 1 + Int(g.next() % 30)) }
+            labels = Array(labels.prefix(20 + trial % 100))
+            guard let p = Augmentation.planHold(labels: labels, content: 0, lengths: 8...40, generator: &g) else { continue }
+            planned += 1
+            #expect(p.still && p.source == p.target - 1 && (8...40).contains(p.count))
+            #expect(labels[p.source...(p.target + p.count - 1)].allSatisfy { $0 == 0 }, "\(p)")
+        }
+        #expect(planned > 40)
+    }
+
     @Test func aPhasedPasteMixesTheNextSourceFrame() {
         let v = video(frames: 12)
         // Frames 8..<12 shown over 0..<4.
