@@ -36,7 +36,7 @@ public struct DecodedVideo: Sendable {
         var previous = tokenizer.motion && range.lowerBound > 0 ? frame(range.lowerBound - 1) : nil
         for f in range {
             let current = frame(f)
-            let detail = tokenizer.detail > 0 ? augmentation.detail(f, of: self, patchesAcross: tokenizer.patchesAcross) : []
+            let detail = tokenizer.detail > 0 ? augmentation.detail(f, of: self, patchesAcross: tokenizer.patchesAcross, features: tokenizer.detail) : []
             tokenizer.append(current, previous: previous, detail: detail, to: &out)
             if tokenizer.motion { previous = current }
         }
@@ -125,8 +125,8 @@ public struct Augmentation: Sendable, Equatable {
 
     /// Detail bytes of frame `f` as this augmentation shows it: a paste carries its source's
     /// statistics (a hold: its texture, and no change), a mirror swaps patch columns.
-    func detail(_ f: Int, of video: DecodedVideo, patchesAcross: Int) -> [UInt8] {
-        let n = video.detailBytes, k = DetailMeter.features
+    func detail(_ f: Int, of video: DecodedVideo, patchesAcross: Int, features k: Int) -> [UInt8] {
+        let n = video.detailBytes
         var from = f
         let p = paste(covering: f)
         if let p { from = p.still ? p.source : p.source + (f - p.target) }
@@ -262,7 +262,7 @@ public enum TrainingData {
         var hash = FNV1a()
         func mix(_ bytes: [UInt8]) { hash.mix(bytes) }
         let scaling = frames.scaling == .bilinear ? "" : "|" + frames.scaling.rawValue
-        let detail = frames.detail > 0 ? "|detail\(frames.detail)" : ""
+        let detail = frames.detail > 0 ? "|detail\(frames.detail)" + (frames.detailDark ? "|dark" : "") : ""
         mix(Array("\(size)|\(mtime)|\(frames.width)x\(frames.height)|\(frames.fps)|\(frames.aspect.rawValue)|v1\(scaling)\(detail)".utf8))
         if let handle = FileHandle(forReadingAtPath: video) {
             defer { try? handle.close() }

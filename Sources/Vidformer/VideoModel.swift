@@ -18,17 +18,19 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     /// Tokens carry `DetailMeter` statistics measured on a grey picture this many times
     /// sharper than the frame (0: none; older configs: none).
     public var detail = 0
+    /// With `detail`: a fourth statistic, each patch's share of black-level pixels (older configs: no).
+    public var detailDark = false
 
     public init() {}
     public var tokenizer: PatchTokenizer {
         PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion,
-                       detail: detail > 0 ? DetailMeter.features : 0)
+                       detail: detailMeter?.features ?? 0)
     }
     public var detailMeter: DetailMeter? {
-        detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height) : nil
+        detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height, dark: detailDark) : nil
     }
 
-    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail }
+    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail, detailDark }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +42,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         scaling = try c.decodeIfPresent(ScalingFilter.self, forKey: .scaling) ?? .bilinear
         motion = try c.decodeIfPresent(Bool.self, forKey: .motion) ?? false
         detail = try c.decodeIfPresent(Int.self, forKey: .detail) ?? 0
+        detailDark = try c.decodeIfPresent(Bool.self, forKey: .detailDark) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -52,6 +55,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         try c.encode(scaling, forKey: .scaling)
         try c.encode(motion, forKey: .motion)
         if detail > 0 { try c.encode(detail, forKey: .detail) }
+        if detailDark { try c.encode(detailDark, forKey: .detailDark) }
     }
 
     /// Frame-source options that produce exactly these frames (callers add trimming and threads).

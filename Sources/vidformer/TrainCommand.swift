@@ -41,6 +41,7 @@ extension Commands {
             .flag("mirror", "Augment: mirror half of the training crops left to right."),
             .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
             .option("synthetic-holds", "<share>", "Augment: hold a content frame still over the next 2–10 s, labelled frozen, in this share of crops (needs the labels content and frozen).", default: "0"),
+            .flag("detail-dark", "With --detail: a fourth statistic, each patch's share of pixels at the black level."),
             .option("repeats-per-crop", "<n>", "Synthetic repeats planned in each crop that gets them.", default: "1"),
             .flag("repeat-blend", "Augment: each synthetic repeat mixes in a random share of the next frame, as if sampled between the original's frames."),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
@@ -67,6 +68,8 @@ extension Commands {
         frames.scaling = ScalingFilter(rawValue: p.string("scaling") ?? "bilinear")!
         frames.motion = p.has("motion")
         frames.detail = try p.int("detail") ?? 0
+        frames.detailDark = p.has("detail-dark")
+        guard !frames.detailDark || frames.detail > 0 else { throw CLIError.usage("--detail-dark needs --detail", command: "train") }
         guard (0...8).contains(frames.detail) else { throw CLIError.usage("--detail is a scale from 0 to 8", command: "train") }
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
         guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }

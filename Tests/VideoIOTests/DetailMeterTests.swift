@@ -32,21 +32,27 @@ private func referenceDetail(_ m: DetailMeter, _ now: [UInt8], _ before: [UInt8]
                 if y + 1 < ys.upperBound { texture += abs(px(now, x, y + 1) - px(now, x, y)); pairs += 1 }
             } }
             out += [level(change), level(peak), level(pairs > 0 ? texture / pairs : 0)]
+            if m.dark {
+                var dark = 0.0
+                for y in ys { for x in xs where now[y * w + x] <= 25 { dark += 1 } }
+                out.append(UInt8((255 * dark / Double(side * side)).rounded()))
+            }
         }
     }
     return out
 }
 
 @Suite struct DetailMeterTests {
-    @Test(arguments: [(2, 2, 4, 2), (4, 4, 8, 8), (3, 3, 6, 3), (16, 1, 32, 16)])
-    func matchesTheLongWayOnRandomPictures(patch: Int, scale: Int, width: Int, height: Int) {
-        let m = DetailMeter(patch: patch, scale: scale, frameWidth: width, frameHeight: height)
+    @Test(arguments: [(2, 2, 4, 2, false), (4, 4, 8, 8, true), (3, 3, 6, 3, true), (16, 1, 32, 16, false)])
+    func matchesTheLongWayOnRandomPictures(patch: Int, scale: Int, width: Int, height: Int, dark: Bool) {
+        let m = DetailMeter(patch: patch, scale: scale, frameWidth: width, frameHeight: height, dark: dark)
         var g = SystemRandomNumberGenerator()
         let n = m.canvasWidth * m.canvasHeight
-        // Mixed: smooth ramps with a few specks, so every level range is used.
+        // Mixed: smooth ramps with a few specks, so every level range is used (and some dark pixels).
         func picture(_ amplitude: Int) -> [UInt8] {
             (0..<n).map { i in UInt8(clamping: (i % 200) + Int.random(in: -amplitude...amplitude, using: &g)) }
         }
+        #expect(m.bytesPerFrame == m.patches * (dark ? 4 : 3))
         for amplitude in [0, 2, 40] {
             let a = picture(amplitude), b = picture(amplitude)
             #expect(m.measure(a, previous: b) == referenceDetail(m, a, b), "amplitude \(amplitude)")
@@ -114,5 +120,26 @@ struct DetailFromVideoTests {
         #expect(mean(snow, 2) > mean(pan, 2) + 40, "snow: texture \(mean(snow, 2)) vs picture \(mean(pan, 2))")
         #expect(mean(snow, 0) > mean(pan, 0) + 40)
         #expect(mean(held, 2) > 20 && mean(pan, 2) > 20, "a fractal is textured")
+    }
+
+    /// Black (limited-range luma 16) reads as all dark, a 20% grey as none, whatever the codec does.
+    @Test func blackIsDarkAndGreyIsNot() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-dark-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("v.mp4").path
+        _ = try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=1",
+                               "-f", "lavfi", "-i", "color=0x333333:s=320x240:r=25:d=1",
+                               "-filter_complex", "[0][1]concat=n=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", path])
+        let (frames, _) = try decodeAll(InputSpec(path)) {
+            $0.fps = 4
+            $0.detail = DetailMeter(patch: 16, scale: 4, frameWidth: 64, frameHeight: 64, dark: true)
+        }
+        #expect(frames.count == 8)
+        for f in frames {
+            let dark = stride(from: 3, to: f.detail.count, by: 4).map { f.detail[$0] }
+            #expect(dark.count == 16)
+            #expect(dark.allSatisfy { $0 == (f.time < 1 ? 255 : 0) }, "\(f.time): \(dark)")
+        }
     }
 }
