@@ -76,6 +76,9 @@ public struct Augmentation: Sendable, Equatable {
             self.seed = seed
             self.phase = phase
         }
+
+        /// The source frame shown at frame `f` (one of `target..<target + count`).
+        func shown(at f: Int) -> Int { still ? source : source + (f - target) }
     }
 
     public var mirror = false
@@ -90,7 +93,7 @@ public struct Augmentation: Sendable, Equatable {
         let n = video.frameBytes
         var bytes: [UInt8]
         if let p = paste(covering: f) {
-            let from = p.still ? p.source : p.source + (f - p.target)
+            let from = p.shown(at: f)
             bytes = Array(video.rgb[(from * n)..<((from + 1) * n)])
             if p.phase > 0 && from + 1 < video.frameCount {
                 let next = (from + 1) * n, a = 256 - p.phase
@@ -107,18 +110,22 @@ public struct Augmentation: Sendable, Equatable {
         } else {
             bytes = Array(video.rgb[(f * n)..<((f + 1) * n)])
         }
-        if mirror {
-            let rows = n / (width * 3)
-            for y in 0..<rows {
-                var a = y * width * 3, b = a + (width - 1) * 3
-                while a < b {
-                    for c in 0..<3 { bytes.swapAt(a + c, b + c) }
-                    a += 3
-                    b -= 3
-                }
+        if mirror { Self.mirrorRows(&bytes, across: width, size: 3) }
+        return bytes
+    }
+
+    /// Reverses every row of `across` groups of `size` bytes (pixels of a frame, or patches'
+    /// statistics).
+    static func mirrorRows(_ bytes: inout [UInt8], across: Int, size: Int) {
+        let row = across * size
+        for start in stride(from: 0, to: bytes.count, by: row) {
+            var a = start, b = start + row - size
+            while a < b {
+                for c in 0..<size { bytes.swapAt(a + c, b + c) }
+                a += size
+                b -= size
             }
         }
-        return bytes
     }
 
     func paste(covering f: Int) -> Paste? { pastes.first { ($0.target..<($0.target + $0.count)).contains(f) } }
@@ -127,24 +134,15 @@ public struct Augmentation: Sendable, Equatable {
     /// statistics (a hold: its texture, and no change), a mirror swaps patch columns.
     func detail(_ f: Int, of video: DecodedVideo, patchesAcross: Int, features k: Int) -> [UInt8] {
         let n = video.detailBytes
-        var from = f
         let p = paste(covering: f)
-        if let p { from = p.still ? p.source : p.source + (f - p.target) }
+        let from = p?.shown(at: f) ?? f
         var bytes = Array(video.detail[(from * n)..<((from + 1) * n)])
         if p?.still == true {
             // Features 0 and 1 of every patch are change; 2 is texture.
             for i in stride(from: 0, to: n, by: k) { bytes[i] = 0; bytes[i + 1] = 0 }
         }
-        guard mirror else { return bytes }
-        var out = bytes
-        let rows = n / (k * patchesAcross)
-        for y in 0..<rows {
-            for x in 0..<patchesAcross {
-                let a = (y * patchesAcross + x) * k, b = (y * patchesAcross + patchesAcross - 1 - x) * k
-                for i in 0..<k { out[b + i] = bytes[a + i] }
-            }
-        }
-        return out
+        if mirror { Self.mirrorRows(&bytes, across: patchesAcross, size: k) }
+        return bytes
     }
 
     /// `run[i]`: how many frames from `i` on carry `label` (and a 0 after the last).
@@ -223,7 +221,7 @@ public enum TrainingData {
         let spans = try LabelFile.read(labelFile, knownLabels: labels)
         let (times, bytes) = try decodeCached(video, frames: frames, cacheDirectory: cacheDirectory)
         // Cached bytes: every frame's RGB, then every frame's detail statistics.
-        let frameBytes = frames.width * frames.height * 3, detailBytes = frames.detailMeter?.bytesPerFrame ?? 0
+        let frameBytes = frames.rgbBytes, detailBytes = frames.detailMeter?.bytesPerFrame ?? 0
         let split = times.count * frameBytes
         return DecodedVideo(path: video, times: times, rgb: Array(bytes[..<split]),
                             labels: LabelFile.frameLabels(times: times, spans: spans, labels: labels),
@@ -233,7 +231,7 @@ public enum TrainingData {
     static func decodeCached(_ video: String, frames: FrameSettings, cacheDirectory: String?) throws -> ([Double], [UInt8]) {
         let key = try cacheKey(video, frames: frames)
         let cachePath = cacheDirectory.map { ($0 as NSString).appendingPathComponent("\(key).frames") }
-        let perFrame = frames.width * frames.height * 3 + (frames.detailMeter?.bytesPerFrame ?? 0)
+        let perFrame = frames.rgbBytes + (frames.detailMeter?.bytesPerFrame ?? 0)
         if let cachePath, let cached = readCache(cachePath), cached.1.count == cached.0.count * perFrame { return cached }
         let options = frames.sourceOptions
         let source: FrameSource

@@ -26,6 +26,8 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion,
                        detail: detailMeter?.features ?? 0)
     }
+    /// Bytes of one RGB frame.
+    public var rgbBytes: Int { width * height * 3 }
     public var detailMeter: DetailMeter? {
         detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height, dark: detailDark) : nil
     }
