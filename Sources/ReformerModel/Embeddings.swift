@@ -6,13 +6,18 @@ import Glibc
 /// Axial position embeddings over (time, patch): `pos[t, p] = S(t) + E[p]`, where `S` is a fixed
 /// sinusoid of the frame index (any number of frames, no parameters) and `E` a learned row per
 /// patch position (`patches x width` parameters instead of `frames x patches x width`).
+/// `timeScale` multiplies `S`: the time signal is the same size whatever the picture, so at
+/// full scale two showings of one picture far apart in time differ by about as much as two
+/// different pictures do; a smaller scale keeps order visible and lets repeats match.
 public final class AxialPositions: ParameterContainer {
     public let patch: Parameter
     public let patches: Int, width: Int
+    public let timeScale: Float
 
-    public init(_ name: String, patches: Int, width: Int, generator: inout SeededGenerator) {
+    public init(_ name: String, patches: Int, width: Int, timeScale: Float = 1, generator: inout SeededGenerator) {
         self.patches = patches
         self.width = width
+        self.timeScale = timeScale
         patch = Parameter("\(name).patch", Tensor(randomNormal: [patches, width], std: 0.02, generator: &generator))
     }
 
@@ -40,12 +45,12 @@ public final class AxialPositions: ParameterContainer {
         x.withUnsafeMutableBufferPointer { xb in
             patch.value.withUnsafeBufferPointer { e in
                 nonisolated(unsafe) let (xp, ep) = (xb.baseAddress!, e.baseAddress!)
-                let indices = frameIndices
+                let indices = frameIndices, scale = timeScale
                 Parallel.forEachChunk(rows / p, minimumPerWorker: 64) { frames in
                     var signal = [Float](repeating: 0, count: w)
                     for f in frames {
                         let t = indices?[f] ?? firstFrame + f
-                        for j in 0..<w { signal[j] = Self.timeSignal(t, column: j, width: w) }
+                        for j in 0..<w { signal[j] = scale * Self.timeSignal(t, column: j, width: w) }
                         for q in 0..<p {
                             let row = xp + (f * p + q) * w, er = ep + q * w
                             for j in 0..<w { row[j] += signal[j] + er[j] }

@@ -8,12 +8,15 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     public var tokensPerFrame: Int
     public var labels: [String]
     public var network: NetworkConfig
+    /// Scale of the fixed time signal in the positions (`AxialPositions.timeScale`).
+    public var timeSignal: Float
 
-    public init(tokenWidth: Int, tokensPerFrame: Int, labels: [String], network: NetworkConfig) {
+    public init(tokenWidth: Int, tokensPerFrame: Int, labels: [String], network: NetworkConfig, timeSignal: Float = 1) {
         self.tokenWidth = tokenWidth
         self.tokensPerFrame = tokensPerFrame
         self.labels = labels
         self.network = network
+        self.timeSignal = timeSignal
     }
 }
 
@@ -39,7 +42,7 @@ public final class FrameClassifier: ParameterContainer {
         var g = SeededGenerator(seed: config.network.seed)
         let d = config.network.width
         embed = Linear("embed", config.tokenWidth, d, generator: &g)
-        positions = AxialPositions("positions", patches: config.tokensPerFrame, width: d, generator: &g)
+        positions = AxialPositions("positions", patches: config.tokensPerFrame, width: d, timeScale: config.timeSignal, generator: &g)
         network = ReformerNetwork("blocks", config: config.network, generator: &g)
         frameHead = Linear("head.frame", d, config.labels.count, generator: &g)
         videoHead = Linear("head.video", d, config.labels.count, generator: &g)

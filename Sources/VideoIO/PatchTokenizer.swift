@@ -10,14 +10,17 @@
 /// picture looks like.
 ///
 /// With `detail` (the number of `DetailMeter` bytes per patch), each token ends with that
-/// patch's detail bytes, `b / 127.5 - 1` each.
+/// patch's detail bytes, `detailGain * (b / 127.5 - 1)` each. The gain lets a handful of
+/// statistics weigh as much in the first linear layer as the hundreds of pixel values beside
+/// them (the layer's initial weights scale with one over the square root of the token width).
 public struct PatchTokenizer: Sendable, Codable, Equatable {
     public let patch: Int
     public let frameWidth: Int, frameHeight: Int
     public let motion: Bool
     public let detail: Int
+    public let detailGain: Float
 
-    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false, detail: Int = 0) {
+    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false, detail: Int = 0, detailGain: Float = 1) {
         precondition(patch > 0 && frameWidth % patch == 0 && frameHeight % patch == 0,
                      "frame \(frameWidth)x\(frameHeight) is not a whole number of \(patch)-pixel patches")
         self.patch = patch
@@ -25,6 +28,7 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
         self.frameHeight = frameHeight
         self.motion = motion
         self.detail = detail
+        self.detailGain = detailGain
     }
 
     public var patchesAcross: Int { frameWidth / patch }
@@ -42,6 +46,7 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
         let start = tokens.count
         tokens.append(contentsOf: repeatElement(0, count: tokensPerFrame * tokenWidth))
         let p = patch, w = frameWidth, across = patchesAcross, width = tokenWidth
+        let gain = detailGain, detailScale = detailGain / 127.5
         rgb.withUnsafeBufferPointer { src in
             tokens.withUnsafeMutableBufferPointer { dst in
                 var out = dst.baseAddress! + start
@@ -60,7 +65,7 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
                             }
                         }
                         let patchIndex = py * across + px
-                        for k in 0..<detail { out[width - detail + k] = Float(bytes[patchIndex * detail + k]) * (1 / 127.5) - 1 }
+                        for k in 0..<detail { out[width - detail + k] = Float(bytes[patchIndex * detail + k]) * detailScale - gain }
                         out += width
                     }
                 }

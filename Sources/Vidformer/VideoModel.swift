@@ -20,11 +20,13 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     public var detail = 0
     /// With `detail`: a fourth statistic, each patch's share of black-level pixels (older configs: no).
     public var detailDark = false
+    /// With `detail`: the statistics' token values are multiplied by this (older configs: 1).
+    public var detailGain: Float = 1
 
     public init() {}
     public var tokenizer: PatchTokenizer {
         PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion,
-                       detail: detailMeter?.features ?? 0)
+                       detail: detailMeter?.features ?? 0, detailGain: detailGain)
     }
     /// Bytes of one RGB frame.
     public var rgbBytes: Int { width * height * 3 }
@@ -32,7 +34,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height, dark: detailDark) : nil
     }
 
-    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail, detailDark }
+    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail, detailDark, detailGain }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -45,6 +47,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         motion = try c.decodeIfPresent(Bool.self, forKey: .motion) ?? false
         detail = try c.decodeIfPresent(Int.self, forKey: .detail) ?? 0
         detailDark = try c.decodeIfPresent(Bool.self, forKey: .detailDark) ?? false
+        detailGain = try c.decodeIfPresent(Float.self, forKey: .detailGain) ?? 1
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -58,6 +61,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         try c.encode(motion, forKey: .motion)
         if detail > 0 { try c.encode(detail, forKey: .detail) }
         if detailDark { try c.encode(detailDark, forKey: .detailDark) }
+        if detailGain != 1 { try c.encode(detailGain, forKey: .detailGain) }
     }
 
     /// Frame-source options that produce exactly these frames (callers add trimming and threads).
@@ -82,6 +86,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var labels: [String]
     public var frames: FrameSettings
     public var network: NetworkConfig
+    /// Scale of the time signal in the position embeddings (nil: 1, as in older configs).
+    public var timeSignal: Float?
     /// Shortest segment per label, in seconds; shorter runs merge into their neighbours.
     public var minimumSegmentSeconds: [String: Double]
     /// Free-form facts about training (data, epochs, seed, date, command).
@@ -99,7 +105,7 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     public var classifierConfig: ClassifierConfig {
         ClassifierConfig(tokenWidth: frames.tokenizer.tokenWidth, tokensPerFrame: frames.tokenizer.tokensPerFrame,
-                         labels: labels, network: network)
+                         labels: labels, network: network, timeSignal: timeSignal ?? 1)
     }
 
     /// Checks what a hand-edited or damaged config could get wrong.
@@ -116,6 +122,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         guard frames.fps > 0, frames.fps <= 240 else { throw fail("fps \(frames.fps) is out of range") }
         guard (0...8).contains(frames.detail) else { throw fail("detail scale \(frames.detail) is out of range (0-8)") }
+        guard frames.detailGain > 0, frames.detailGain <= 64 else { throw fail("detail gain \(frames.detailGain) is out of range (above 0, at most 64)") }
+        if let t = timeSignal { guard t >= 0, t <= 16 else { throw fail("time signal \(t) is out of range (0-16)") } }
         let n = network, a = n.attention
         guard n.width > 0, n.layers > 0, n.hidden > 0, n.feedForwardChunk > 0, a.heads > 0, a.headWidth > 0,
               a.rounds > 0, a.chunk > 0, n.width <= 4096, n.layers <= 64 else { throw fail("network sizes must be positive") }

@@ -30,6 +30,7 @@ extension Commands {
             .option("chunk", "<n>", "Attention chunk length.", default: "64"),
             .option("look-back-heads", "<n>", "Heads per layer that see only frames at least --look-back-seconds earlier (with a null key, so they can tell a picture seen long ago).", default: "0"),
             .option("look-back-seconds", "<s>", "How far back look-back heads start.", default: "16"),
+            .option("time-signal", "<x>", "Scale of the fixed time signal in the position embeddings (smaller: a picture shown twice looks more alike).", default: "1"),
             .option("d-ff", "<n>", "Feed-forward width.", default: "256"),
             .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
             .option("size", "<WxH>", "Frame size.", default: "64x64"),
@@ -46,6 +47,7 @@ extension Commands {
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
             .option("detail", "<scale>", "Tokens also carry per-patch change and texture measured on a grey picture this many times sharper than the frame (0: off).", default: "0"),
             .flag("detail-dark", "With --detail: a fourth statistic, each patch's share of pixels at the black level."),
+            .option("detail-gain", "<x>", "With --detail: multiply the statistics' token values by this, so a few numbers weigh as much as the pixels beside them.", default: "1"),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
             .flag("resume", "Continue the run saved in --out."),
@@ -71,6 +73,10 @@ extension Commands {
         frames.detailDark = p.has("detail-dark")
         guard !frames.detailDark || frames.detail > 0 else { throw CLIError.usage("--detail-dark needs --detail", command: "train") }
         guard (0...8).contains(frames.detail) else { throw CLIError.usage("--detail is a scale from 0 to 8", command: "train") }
+        let gain = try p.double("detail-gain") ?? 1
+        guard gain > 0, gain <= 64 else { throw CLIError.usage("--detail-gain must be above 0 and at most 64", command: "train") }
+        guard gain == 1 || frames.detail > 0 else { throw CLIError.usage("--detail-gain needs --detail", command: "train") }
+        frames.detailGain = Float(gain)
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
         guard d > 0, heads > 0, d % heads == 0 else { throw CLIError.usage("--heads must divide --d-model", command: "train") }
         var network = NetworkConfig(width: d, layers: try p.int("layers") ?? 2, hidden: try p.int("d-ff") ?? 256, feedForwardChunk: 1024,
@@ -85,6 +91,8 @@ extension Commands {
             network.attention.lookBack = AttentionConfig.LookBack(heads: lookBackHeads, distance: max(1, Int((lookBackSeconds * frames.fps).rounded())),
                                                                   group: frames.tokenizer.tokensPerFrame)
         }
+        let timeSignal = try p.double("time-signal") ?? 1
+        guard timeSignal >= 0, timeSignal <= 16 else { throw CLIError.usage("--time-signal must be 0…16", command: "train") }
         var options = TrainOptions()
         options.epochs = try p.int("epochs") ?? 10
         options.optimizer.learningRate = Float(try p.double("lr") ?? 1e-3)
@@ -160,7 +168,7 @@ extension Commands {
         let trainVideos = try load(trainItems, "training videos")
         let valVideos = try load(valItems, "validation videos")
         let name = p.string("name") ?? URL(fileURLWithPath: out).lastPathComponent
-        let config = ModelConfig(name: name, labels: labels, frames: frames, network: network,
+        var config = ModelConfig(name: name, labels: labels, frames: frames, network: network,
                                  minimumSegmentSeconds: minimumSegment,
                                  training: ["data": data, "videos": "\(trainVideos.count)", "validation_videos": "\(valVideos.count)",
                                             "epochs": "\(options.epochs)", "seed": "\(options.seed)",
@@ -168,6 +176,7 @@ extension Commands {
                                                 + (options.repeatsPerCrop > 1 ? " x\(options.repeatsPerCrop)" : "") + (options.repeatBlend ? " blended" : "")
                                                 + (options.syntheticHolds > 0 ? ", synthetic holds \(options.syntheticHolds)" : ""),
                                             "command": CommandLine.arguments.joined(separator: " ")])
+        if timeSignal != 1 { config.timeSignal = Float(timeSignal) }
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)
         let trainer = Trainer(model: model, train: trainVideos, validation: valVideos, options: options, outputDirectory: out)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ReformerModel
 import TensorCore
@@ -101,6 +102,22 @@ import _TestSupport
             let want = (0..<5).map { Double(dy.scalars[($0 * 3 + q) * 8 + j]) }.reduce(0, +)
             #expect(abs(Double(pos.patch.grad.scalars[q * 8 + j]) - want) < 1e-5)
         } }
+    }
+
+    /// `timeScale` multiplies the sinusoid alone (against a Double reference); 0 leaves the
+    /// learned patch rows, the same for every frame.
+    @Test func timeScaleMultipliesOnlyTheTimeSignal() {
+        for scale in [0, 0.25, 3] as [Float] {
+            var g = SeededGenerator(seed: 5)
+            let pos = AxialPositions("p", patches: 2, width: 6, timeScale: scale, generator: &g)
+            var x = Tensor(zeros: [2 * 4, 6])
+            pos.add(to: &x, firstFrame: 7)
+            for f in 0..<4 { for q in 0..<2 { for j in 0..<6 {
+                let pair = Double(j / 2 * 2) / 6, angle = Double(7 + f) / Foundation.pow(10_000, pair)
+                let want = Double(scale) * (j % 2 == 0 ? Foundation.sin(angle) : Foundation.cos(angle)) + Double(pos.patch.value.scalars[q * 6 + j])
+                #expect(abs(Double(x.scalars[(f * 2 + q) * 6 + j]) - want) < 1e-5)
+            } } }
+        }
     }
 }
 

@@ -86,6 +86,24 @@ private func referenceDetail(_ m: DetailMeter, _ now: [UInt8], _ before: [UInt8]
         for p in 0..<2 { for k in 0..<3 { #expect(abs(tokens[p * 27 + 24 + k] - want[p * 3 + k]) < 1e-6) } }
         #expect(abs(tokens[0] - 1) < 1e-6 && tokens[12] == 0)
     }
+
+    /// The gain multiplies the statistics alone: pixels and motion stay as they were.
+    @Test func detailGainScalesOnlyTheStatistics() {
+        let plain = PatchTokenizer(patch: 2, frameWidth: 4, frameHeight: 2, motion: true, detail: 3)
+        let loud = PatchTokenizer(patch: 2, frameWidth: 4, frameHeight: 2, motion: true, detail: 3, detailGain: 6)
+        var rng = SystemRandomNumberGenerator()
+        let rgb = (0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let before = (0..<24).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let bytes = (0..<6).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let a = plain.tokens(rgb, previous: before, detail: bytes), b = loud.tokens(rgb, previous: before, detail: bytes)
+        for p in 0..<2 {
+            for i in 0..<24 { #expect(a[p * 27 + i] == b[p * 27 + i]) }
+            for k in 0..<3 {
+                let want = 6 * (Double(bytes[p * 3 + k]) / 127.5 - 1)
+                #expect(abs(Double(b[p * 27 + 24 + k]) - want) < 1e-5)
+            }
+        }
+    }
 }
 
 @Suite(.enabled(if: ffmpegAvailable, "needs the ffmpeg CLI to make videos"))

@@ -85,7 +85,8 @@ struct TrainingTests {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-lookback-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
-                                          "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2"] + tinyModelArgs)
+                                          "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2",
+                                          "--detail-gain", "4", "--time-signal", "0.5"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
@@ -93,10 +94,14 @@ struct TrainingTests {
         #expect(config.training["augmentation"]?.hasPrefix("mirror true") == true)
         // Detail statistics: 3 more numbers in every token, and the saved model expects them.
         #expect(config.frames.detail == 2 && config.classifierConfig.tokenWidth == 8 * 8 * 3 + 3)
+        #expect(config.frames.detailGain == 4 && config.frames.tokenizer.detailGain == 4)
+        #expect(config.timeSignal == 0.5 && config.classifierConfig.timeSignal == 0.5)
         let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v1.mp4"])
         #expect(c.status == 0, "\(c.stderr)")
         let detail = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--detail", "9"] + tinyModelArgs)
         #expect(detail.status == 64 && detail.stderr.contains("--detail"), "\(detail.stderr)")
+        let gain = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--detail-gain", "3"] + tinyModelArgs)
+        #expect(gain.status == 64 && gain.stderr.contains("--detail-gain needs --detail"), "\(gain.stderr)")
         let bad = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--synthetic-repeats", "0.5"] + tinyModelArgs)
         #expect(bad.status == 64 && bad.stderr.contains("--synthetic-repeats needs the labels content and repeat"), "\(bad.stderr)")
         let heads = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "9"] + tinyModelArgs)
