@@ -22,8 +22,8 @@ public enum DefaultModel {
         var dir = bin
         for _ in 0..<4 {
             dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("Media/models/default")
-            list.append(candidate.path)
+            let candidate = dir.appendingPathComponent("Media/models/default").path
+            if !list.contains(candidate) { list.append(candidate) }
         }
         return list
     }

@@ -188,6 +188,18 @@ func expectTiling(_ segs: [(Double, Double)], from start: Double, to end: Double
         }
     }
 
+    /// The default-model search walks up from the binary; a binary near the root must not
+    /// list one folder several times in the 'no default model' error.
+    @Test func defaultModelCandidatesAreDistinct() {
+        for exe in ["/tmp/vidformer", "/vidformer", "/work/repo/.build/release/vidformer",
+                    "/work/repo/.build/x86_64-unknown-linux-gnu/release/vidformer"] {
+            let list = DefaultModel.candidates(executable: exe)
+            #expect(Set(list).count == list.count, "\(exe): \(list)")
+        }
+        let nested = DefaultModel.candidates(executable: "/work/repo/.build/x86_64-unknown-linux-gnu/release/vidformer")
+        #expect(nested.contains("/work/repo/Media/models/default"))
+    }
+
     @Test func shortRunsMergeAndSegmentsTile() {
         let b = SegmentBuilder(labels: ["a", "b", "c"], minimumSeconds: [:], defaultMinimum: 0.75, frameInterval: 0.25, start: 0)
         var out = b.add(frames([0, 0, 0, 0, 1, 0, 0, 0, 2, 2, 2, 2, 2, 1, 1, 1, 1]))
