@@ -137,7 +137,15 @@ let badInputs: String? = {
         }
         let config = try spoiledModel("config") { m in try Data("{\"format\": 3".utf8).write(to: URL(fileURLWithPath: m + "/config.json")) }
         let missing = try spoiledModel("missing") { m in try FileManager.default.removeItem(atPath: m + "/model.safetensors") }
-        for m in [header, shapes, labels, config, missing] {
+        let clock = try spoiledModel("clock") { m in
+            // A hand-edited time signal below zero.
+            let c = try String(contentsOfFile: m + "/config.json", encoding: .utf8)
+            try c.replacingOccurrences(of: "\"labels\"", with: "\"timeSignal\" : -3, \"labels\"")
+                .write(toFile: m + "/config.json", atomically: true, encoding: .utf8)
+        }
+        let r = try run(vidformerBinary, ["classify", "--model", clock, sample("cfr_h264.mp4")])
+        #expect(r.status == 1 && r.stderr.contains("time signal -3.0 is out of range"), "\(r.stderr)")
+        for m in [header, shapes, labels, config, missing, clock] {
             let r = try run(vidformerBinary, ["classify", "--model", m, sample("cfr_h264.mp4")])
             #expect(r.status == 1 && !r.signalled)
             #expect(r.stderr.hasPrefix("vidformer: \(m)/"), "names the model file: \(r.stderr)")
