@@ -22,6 +22,8 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     public var detailDark = false
     /// With `detail`: the statistics' token values are multiplied by this (older configs: 1).
     public var detailGain: Float = 1
+    /// Gains a config may hold (train's `--detail-gain` and `validate` check the same range).
+    public static let detailGainLimit: Float = 64
 
     public init() {}
     public var tokenizer: PatchTokenizer {
@@ -88,6 +90,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var network: NetworkConfig
     /// Scale of the time signal in the position embeddings (nil: 1, as in older configs).
     public var timeSignal: Float?
+    /// Time-signal scales a config may hold (train's `--time-signal` and `validate` check the same range).
+    public static let timeSignalRange: ClosedRange<Float> = 0...16
     /// Shortest segment per label, in seconds; shorter runs merge into their neighbours.
     public var minimumSegmentSeconds: [String: Double]
     /// Free-form facts about training (data, epochs, seed, date, command).
@@ -122,8 +126,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         guard frames.fps > 0, frames.fps <= 240 else { throw fail("fps \(frames.fps) is out of range") }
         guard (0...8).contains(frames.detail) else { throw fail("detail scale \(frames.detail) is out of range (0-8)") }
-        guard frames.detailGain > 0, frames.detailGain <= 64 else { throw fail("detail gain \(frames.detailGain) is out of range (above 0, at most 64)") }
-        if let t = timeSignal { guard t >= 0, t <= 16 else { throw fail("time signal \(t) is out of range (0-16)") } }
+        guard frames.detailGain > 0, frames.detailGain <= FrameSettings.detailGainLimit else {
+            throw fail("detail gain \(frames.detailGain) is out of range (above 0, at most \(Int(FrameSettings.detailGainLimit)))")
+        }
+        if let t = timeSignal, !Self.timeSignalRange.contains(t) {
+            throw fail("time signal \(t) is out of range (\(Int(Self.timeSignalRange.lowerBound))-\(Int(Self.timeSignalRange.upperBound)))")
+        }
         let n = network, a = n.attention
         guard n.width > 0, n.layers > 0, n.hidden > 0, n.feedForwardChunk > 0, a.heads > 0, a.headWidth > 0,
               a.rounds > 0, a.chunk > 0, n.width <= 4096, n.layers <= 64 else { throw fail("network sizes must be positive") }

@@ -74,7 +74,9 @@ extension Commands {
         guard !frames.detailDark || frames.detail > 0 else { throw CLIError.usage("--detail-dark needs --detail", command: "train") }
         guard (0...8).contains(frames.detail) else { throw CLIError.usage("--detail is a scale from 0 to 8", command: "train") }
         let gain = try p.double("detail-gain") ?? 1
-        guard gain > 0, gain <= 64 else { throw CLIError.usage("--detail-gain must be above 0 and at most 64", command: "train") }
+        guard gain > 0, gain <= Double(FrameSettings.detailGainLimit) else {
+            throw CLIError.usage("--detail-gain must be above 0 and at most \(Int(FrameSettings.detailGainLimit))", command: "train")
+        }
         guard gain == 1 || frames.detail > 0 else { throw CLIError.usage("--detail-gain needs --detail", command: "train") }
         frames.detailGain = Float(gain)
         let d = try p.int("d-model") ?? 64, heads = try p.int("heads") ?? 4
@@ -92,7 +94,10 @@ extension Commands {
                                                                   group: frames.tokenizer.tokensPerFrame)
         }
         let timeSignal = try p.double("time-signal") ?? 1
-        guard timeSignal >= 0, timeSignal <= 16 else { throw CLIError.usage("--time-signal must be 0…16", command: "train") }
+        let range = ModelConfig.timeSignalRange
+        guard timeSignal.isFinite, range.contains(Float(timeSignal)) else {
+            throw CLIError.usage("--time-signal must be \(Int(range.lowerBound))…\(Int(range.upperBound))", command: "train")
+        }
         var options = TrainOptions()
         options.epochs = try p.int("epochs") ?? 10
         options.optimizer.learningRate = Float(try p.double("lr") ?? 1e-3)
