@@ -25,9 +25,12 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
     public var causal = false
     /// Heads that look only far back (none when nil).
     public var lookBack: LookBack?
+    /// With `kind == .lsh`, the last this-many heads attend in sliding chunks as `.local` does:
+    /// exact near neighbourhoods beside the hashed long-range heads (none when nil or 0).
+    public var localHeads: Int?
 
     public init(kind: AttentionKind = .lsh, heads: Int = 4, headWidth: Int = 32, rounds: Int = 2, chunk: Int = 64,
-                buckets: Int? = nil, causal: Bool = false, lookBack: LookBack? = nil) {
+                buckets: Int? = nil, causal: Bool = false, lookBack: LookBack? = nil, localHeads: Int? = nil) {
         self.kind = kind
         self.heads = heads
         self.headWidth = headWidth
@@ -36,6 +39,16 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
         self.buckets = buckets
         self.causal = causal
         self.lookBack = lookBack
+        self.localHeads = localHeads
+    }
+
+    /// The settings head `head` runs with: the layer's, with `kind` `.local` for a local head.
+    public func forHead(_ head: Int) -> AttentionConfig {
+        guard kind == .lsh, let n = localHeads, n > 0, head >= heads - n else { return self }
+        var c = self
+        c.kind = .local
+        c.localHeads = nil
+        return c
     }
 
     /// The first `heads` heads see only keys at least `distance` groups of `group` positions

@@ -97,7 +97,7 @@ public final class SelfAttention: ParameterContainer {
         let dk = config.headWidth, rounds = config.rounds
         let nb = config.bucketCount(length: length)
         var all = [Int32](repeating: 0, count: config.heads * rounds * length)
-        for h in 0..<config.heads {
+        for h in 0..<config.heads where config.forHead(h).usesHashing(length: length) {
             let head = Self.column(qk, head: h, width: dk)
             let ids = head.withUnsafeBufferPointer { p in
                 LSHHashing.buckets(p.baseAddress!, length: length, width: dk, rounds: rounds, bucketCount: nb,
@@ -139,7 +139,7 @@ struct HeadState {
     static let normEpsilon: Float = 1e-12
 
     init(_ layer: SelfAttention, head: Int, qk allQK: Tensor, v allV: Tensor, length: Int, buckets: [Int32]) {
-        config = layer.config
+        config = layer.config.forHead(head)
         self.head = head
         self.length = length
         width = config.headWidth

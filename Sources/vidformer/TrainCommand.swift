@@ -30,6 +30,7 @@ extension Commands {
             .option("chunk", "<n>", "Attention chunk length.", default: "64"),
             .option("look-back-heads", "<n>", "Heads per layer that see only frames at least --look-back-seconds earlier (with a null key, so they can tell a picture seen long ago).", default: "0"),
             .option("look-back-seconds", "<s>", "How far back look-back heads start.", default: "16"),
+            .option("local-heads", "<n>", "With LSH attention: heads per layer (the last ones) that attend to their neighbours in time instead of hashing.", default: "0"),
             .option("time-signal", "<x>", "Scale of the fixed time signal in the position embeddings (smaller: a picture shown twice looks more alike).", default: "1"),
             .option("d-ff", "<n>", "Feed-forward width.", default: "256"),
             .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
@@ -92,6 +93,14 @@ extension Commands {
         if lookBackHeads > 0 {
             network.attention.lookBack = AttentionConfig.LookBack(heads: lookBackHeads, distance: max(1, Int((lookBackSeconds * frames.fps).rounded())),
                                                                   group: frames.tokenizer.tokensPerFrame)
+        }
+        let localHeads = try p.int("local-heads") ?? 0
+        guard localHeads >= 0, lookBackHeads + localHeads <= heads else {
+            throw CLIError.usage("--local-heads must be 0 or more and, with --look-back-heads, at most --heads", command: "train")
+        }
+        if localHeads > 0 {
+            guard network.attention.kind == .lsh else { throw CLIError.usage("--local-heads needs --attention lsh", command: "train") }
+            network.attention.localHeads = localHeads
         }
         let timeSignal = try p.double("time-signal") ?? 1
         let range = ModelConfig.timeSignalRange

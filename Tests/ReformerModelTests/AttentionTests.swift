@@ -10,7 +10,8 @@ struct AttentionCase: CustomStringConvertible {
     var width = 12
     var description: String {
         let back = config.lookBack.map { " lookBack=\($0.heads)h/\($0.distance)x\($0.group)" } ?? ""
-        return "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal)\(back) L=\(length)"
+        let local = config.localHeads.map { " localHeads=\($0)" } ?? ""
+        return "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal)\(back)\(local) L=\(length)"
     }
 }
 
@@ -43,6 +44,11 @@ let attentionCases: [AttentionCase] = [
     AttentionCase(config: AttentionConfig(kind: .local, heads: 2, headWidth: 4, chunk: 4,
                                           lookBack: .init(heads: 1, distance: 1, group: 3)), length: 15),
     AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4, lookBack: .init(heads: 2, distance: 3, group: 2)), length: 14),
+    // Mixed heads: a hashed look-back head, a hashed head and a local head; and a causal half-local layer.
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 3, headWidth: 4, rounds: 2, chunk: 4, buckets: 4,
+                                          lookBack: .init(heads: 1, distance: 2, group: 3), localHeads: 1), length: 18),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 3, chunk: 4, buckets: 4, causal: true,
+                                          localHeads: 1), length: 15),
 ]
 
 @Suite struct AttentionTests {
@@ -89,6 +95,25 @@ let attentionCases: [AttentionCase] = [
         check("dWqk", layer.wqk.weight.grad, wqk) { loss(xd, $0, wv, wo) }
         check("dWv", layer.wv.weight.grad, wv) { loss(xd, wqk, $0, wo) }
         check("dWo", layer.wo.weight.grad, wo) { loss(xd, wqk, wv, $0) }
+    }
+
+    /// An LSH layer whose heads are all local computes exactly what a local layer with the same
+    /// weights does (bit for bit: same kernels, same layout), whatever the hash seed.
+    @Test func allLocalHeadsEqualLocalAttention() {
+        let lsh = AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 4, buckets: 4,
+                                                        localHeads: 2), length: 17)
+        var local = lsh
+        local.config.kind = .local
+        local.config.localHeads = nil
+        let (a, x, _) = makeLayer(lsh), (b, _, _) = makeLayer(local)
+        let (ya, cache) = a.forward(x, hashSeed: 5), (yb, _) = b.forward(x, hashSeed: 6)
+        #expect(ya.scalars == yb.scalars)
+        #expect(cache.buckets.allSatisfy { $0 == 0 }, "local heads hash nothing")
+        // One local head of two: the hashed head still follows its buckets, so the outputs differ.
+        var half = lsh
+        half.config.localHeads = 1
+        let (c, _, _) = makeLayer(half)
+        #expect(c.forward(x, hashSeed: 5).0.scalars != yb.scalars)
     }
 
     @Test func bucketOrderEqualsAReferenceStableSort() {

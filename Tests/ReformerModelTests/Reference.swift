@@ -41,7 +41,9 @@ enum Reference {
             func khat(_ t: Int) -> [Double] { ks[t] }
             let lookBack = config.lookBack.flatMap { h < $0.heads ? $0 : nil }
             // Build each round's order: a library stable sort by (bucket, position), padded to chunks.
-            let hashing = config.usesHashing(length: L)
+            // The last `localHeads` heads of an LSH layer attend in sliding chunks.
+            let localHead = config.kind == .lsh && h >= H - (config.localHeads ?? 0)
+            let hashing = !localHead && config.usesHashing(length: L)
             let rounds = hashing ? config.rounds : 1
             var order: [Int] = []
             let c: Int
@@ -56,7 +58,7 @@ enum Reference {
                     order += sorted + Array(repeating: -1, count: padded - L)
                 }
                 neighbours = [-1, 0]; wraps = true
-            } else if config.kind == .local {
+            } else if config.kind == .local || localHead {
                 c = config.chunk
                 let padded = (L + c - 1) / c * c
                 order = Array(0..<L) + Array(repeating: -1, count: padded - L)

@@ -86,11 +86,14 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
                                           "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2",
-                                          "--detail-gain", "4", "--time-signal", "0.5"] + tinyModelArgs)
+                                          "--detail-gain", "4", "--time-signal", "0.5", "--local-heads", "1"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
         #expect(config.network.attention.lookBack == .init(heads: 2, distance: 4, group: 16))
+        // Four heads: two look back, the last attends locally, one hashes over the whole sequence.
+        #expect(config.network.attention.localHeads == 1 && config.network.attention.forHead(3).kind == .local)
+        #expect(config.network.attention.forHead(2).kind == .lsh)
         #expect(config.training["augmentation"]?.hasPrefix("mirror true") == true)
         // Detail statistics: 3 more numbers in every token, and the saved model expects them.
         #expect(config.frames.detail == 2 && config.classifierConfig.tokenWidth == 8 * 8 * 3 + 3)
@@ -106,6 +109,12 @@ struct TrainingTests {
         #expect(bad.status == 64 && bad.stderr.contains("--synthetic-repeats needs the labels content and repeat"), "\(bad.stderr)")
         let heads = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "9"] + tinyModelArgs)
         #expect(heads.status == 64 && heads.stderr.contains("--look-back-heads"), "\(heads.stderr)")
+        let local = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "2",
+                                              "--local-heads", "3"] + tinyModelArgs)
+        #expect(local.status == 64 && local.stderr.contains("--local-heads"), "\(local.stderr)")
+        let kind = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--attention", "local",
+                                             "--local-heads", "1"] + tinyModelArgs)
+        #expect(kind.status == 64 && kind.stderr.contains("--local-heads needs --attention lsh"), "\(kind.stderr)")
     }
 
     @Test func badSidecarsNameTheLine() throws {
