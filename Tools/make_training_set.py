@@ -101,6 +101,8 @@ CODECS = [
 ]
 CODEC_WEIGHTS = [5, 3, 2, 2, 2, 2]
 QUALITY = {"h264": (18, 28), "hevc": (22, 30), "vp9": (28, 40), "mpeg2video": (2, 6), "mpeg4": (2, 6)}
+# --low-quality: the compression of small web uploads, where noise and fine texture are smeared.
+LOW_QUALITY = {"h264": (30, 36), "hevc": (31, 37), "vp9": (42, 52), "mpeg2video": (8, 14), "mpeg4": (8, 14)}
 
 
 def ffprobe_duration(path):
@@ -134,7 +136,7 @@ def find_material(root, split):
 class Plan:
     """The edit list of one video: segments with frame counts, sources and intended labels."""
 
-    def __init__(self, index, split, seed, material, minutes, size=None, container=None):
+    def __init__(self, index, split, seed, material, minutes, size=None, container=None, low_quality=False):
         self.rng = random.Random(f"{split}-{seed}-{index}")
         rng = self.rng
         self.name = f"{split}_{index:03d}"
@@ -149,6 +151,9 @@ class Plan:
         self.codec, self.ext = codec[0], codec[1]
         lo, hi = QUALITY[self.codec]
         q = rng.randint(lo, hi)
+        if low_quality:
+            # Its own generator, so the edit list is the one the video would have had anyway.
+            q = random.Random(f"{split}-{seed}-{index}-quality").randint(*LOW_QUALITY[self.codec])
         self.encoder = [a.replace("{q}", str(q)) for a in codec[2]]
         if self.codec == "mpeg2video" and self.rate not in (Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30), Fraction(50)):
             self.rate = Fraction(25)
@@ -468,6 +473,7 @@ def main():
     ap.add_argument("--size", help="WxH for every video (default: drawn per video)")
     ap.add_argument("--container", choices=sorted({c[1] for c in CODECS}), help="one container/codec for every video, constant frame rate")
     ap.add_argument("--name", help="name prefix instead of the split's")
+    ap.add_argument("--low-quality", action="store_true", help="encode every video at the low qualities of LOW_QUALITY")
     ap.add_argument("--relabel", action="store_true",
                     help="make every video's frames again but write only its labels and the manifest (after a labelling change)")
     args = ap.parse_args()
@@ -475,7 +481,7 @@ def main():
     material = find_material(args.sources, args.split)
     args.out.mkdir(parents=True, exist_ok=True)
     size = tuple(int(x) for x in args.size.split("x")) if args.size else None
-    plans = [Plan(i, args.split, seed, material, args.minutes, size, args.container) for i in range(args.videos)]
+    plans = [Plan(i, args.split, seed, material, args.minutes, size, args.container, args.low_quality) for i in range(args.videos)]
     if args.name:
         for i, p in enumerate(plans):
             p.name = args.name if args.videos == 1 else f"{args.name}_{i:03d}"
