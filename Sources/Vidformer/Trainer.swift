@@ -27,6 +27,9 @@ public struct TrainOptions: Sendable {
     /// Share of training crops given a synthetic hold (needs `content` and `frozen` labels):
     /// a content frame held still over the next 2–10 s, labelled frozen.
     public var syntheticHolds = 0.0
+    /// Average the weights of the last this-many epochs (0 or 1: off). The average replaces the
+    /// best single epoch only if it scores better on the held-out videos (or, without any, always).
+    public var averageLast = 0
     public init() {}
 }
 
@@ -58,6 +61,8 @@ public final class Trainer {
     let syntheticHolds: (content: Int, frozen: Int, lengths: ClosedRange<Int>)?
     var startEpoch = 0
     var best = -Double.infinity
+    /// Running mean of the weights over the averaged epochs so far, by parameter name.
+    var average: [String: Tensor] = [:]
 
     static let stateFile = "training-state.json"
     static let stateWeights = "training-state.safetensors"
@@ -112,8 +117,10 @@ public final class Trainer {
         }
         let weights = try Data(contentsOf: dir.appendingPathComponent(Self.stateWeights))
         let (tensors, _) = try Safetensors.decode(weights)
-        try model.classifier.load(tensors.filter { !$0.key.hasPrefix("optimizer.") })
+        try model.classifier.load(tensors.filter { !$0.key.hasPrefix("optimizer.") && !$0.key.hasPrefix(Self.averagePrefix) })
         try optimizer.restore(tensors, step: step)
+        average = [:]
+        for (name, t) in tensors where name.hasPrefix(Self.averagePrefix) { average[String(name.dropFirst(Self.averagePrefix.count))] = t }
         startEpoch = epoch
         best = state["best"] as? Double ?? -Double.infinity
     }
@@ -201,10 +208,52 @@ public final class Trainer {
                 best = score
                 try model.save(to: outputDirectory)
             }
+            let averaged = options.averageLast > 1 ? epoch - (options.epochs - options.averageLast) + 1 : 0
+            if averaged > 0 { accumulateAverage(count: averaged) }
             try saveState(nextEpoch: epoch + 1)
             report(.epoch(epoch: epoch + 1, trainLoss: trainLoss, validation: metrics, best: improved,
                           seconds: ResourceUsage.now() - epochStart))
+            if averaged > 1 && epoch == options.epochs - 1 { try judgeAverage(epochs: averaged, report: report) }
         }
+    }
+
+    static let averagePrefix = "average."
+
+    /// Folds the current weights into the running mean as its `count`-th member.
+    func accumulateAverage(count: Int) {
+        for p in model.classifier.parameters {
+            guard count > 1, var mean = average[p.name] else { average[p.name] = p.value; continue }
+            let f = 1 / Float(count)
+            mean.withUnsafeMutableBufferPointer { m in
+                p.value.withUnsafeBufferPointer { w in
+                    for i in 0..<m.count { m[i] += (w[i] - m[i]) * f }
+                }
+            }
+            average[p.name] = mean
+        }
+    }
+
+    /// Scores the averaged weights on the held-out videos and saves them as the model if they beat
+    /// the best epoch; the training state keeps the last epoch's own weights.
+    func judgeAverage(epochs: Int, report: (TrainEvent) -> Void) throws {
+        let own = model.classifier.namedTensors
+        try model.classifier.load(average)
+        defer { try? model.classifier.load(own) }
+        var text = "weights averaged over the last \(epochs) epochs"
+        if validation.isEmpty {
+            try model.save(to: outputDirectory)
+            text += ": saved (no held-out videos to judge them)"
+        } else {
+            let m = evaluate(validation)
+            let keep = m.macroF1 > best
+            if keep {
+                best = m.macroF1
+                try model.save(to: outputDirectory)
+            }
+            text += String(format: ": val accuracy %.2f%% macro F1 %.3f, ", m.accuracy * 100, m.macroF1)
+                + (keep ? "saved" : "not better than the best epoch, not kept")
+        }
+        report(.note(text))
     }
 
     /// Raw per-frame argmax over whole videos (no smoothing), for quick validation.
@@ -228,7 +277,8 @@ public final class Trainer {
     func saveState(nextEpoch: Int) throws {
         let dir = URL(fileURLWithPath: outputDirectory)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tensors = model.classifier.namedTensors.merging(optimizer.stateTensors) { a, _ in a }
+        var tensors = model.classifier.namedTensors.merging(optimizer.stateTensors) { a, _ in a }
+        for (name, t) in average { tensors[Self.averagePrefix + name] = t }
         try AtomicFile.write(try Safetensors.encode(tensors), to: dir.appendingPathComponent(Self.stateWeights).path)
         let state: [String: Any] = ["next_epoch": nextEpoch, "step": optimizer.step, "best": best, "seed": options.seed]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: state, options: [.sortedKeys]),

@@ -43,6 +43,7 @@ extension Commands {
             .flag("mirror", "Augment: mirror half of the training crops left to right."),
             .option("synthetic-repeats", "<share>", "Augment: paste 3–15 s of content over content at least 20 s later, labelled repeat, in this share of crops (needs the labels content and repeat).", default: "0"),
             .option("synthetic-holds", "<share>", "Augment: hold a content frame still over the next 2–10 s, labelled frozen, in this share of crops (needs the labels content and frozen).", default: "0"),
+            .option("average-last", "<n>", "Average the weights of the last n epochs; the average is kept if it beats the best epoch on the held-out videos.", default: "0"),
             .option("repeats-per-crop", "<n>", "Synthetic repeats planned in each crop that gets them.", default: "1"),
             .flag("repeat-blend", "Augment: each synthetic repeat mixes in a random share of the next frame, as if sampled between the original's frames."),
             .flag("motion", "Tokens also carry the change since the previous sampled frame (helps held pictures and snow)."),
@@ -119,6 +120,10 @@ extension Commands {
         options.syntheticRepeats = try p.double("synthetic-repeats") ?? 0
         options.repeatsPerCrop = try p.int("repeats-per-crop") ?? 1
         options.syntheticHolds = try p.double("synthetic-holds") ?? 0
+        options.averageLast = try p.int("average-last") ?? 0
+        guard (0...options.epochs).contains(options.averageLast) else {
+            throw CLIError.usage("--average-last must be 0…--epochs", command: "train")
+        }
         guard (0...1).contains(options.syntheticHolds) else { throw CLIError.usage("--synthetic-holds is a share from 0 to 1", command: "train") }
         options.repeatBlend = p.has("repeat-blend")
         guard (1...8).contains(options.repeatsPerCrop) else { throw CLIError.usage("--repeats-per-crop is 1 to 8", command: "train") }
@@ -191,6 +196,7 @@ extension Commands {
                                                 + (options.syntheticHolds > 0 ? ", synthetic holds \(options.syntheticHolds)" : ""),
                                             "command": CommandLine.arguments.joined(separator: " ")])
         if timeSignal != 1 { config.timeSignal = Float(timeSignal) }
+        if options.averageLast > 1 { config.training["average_last"] = "\(options.averageLast)" }
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)
         let trainer = Trainer(model: model, train: trainVideos, validation: valVideos, options: options, outputDirectory: out)

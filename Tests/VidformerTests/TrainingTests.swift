@@ -4,6 +4,7 @@ import Testing
 import _TestSupport
 import TensorCore
 import VideoIO
+import ReformerModel
 
 /// Three 6-second videos, each black, bars and moving content for 2 s in a different order,
 /// with CSV sidecars: made once with the ffmpeg CLI.
@@ -115,6 +116,9 @@ struct TrainingTests {
         let kind = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--attention", "local",
                                              "--local-heads", "1"] + tinyModelArgs)
         #expect(kind.status == 64 && kind.stderr.contains("--local-heads needs --attention lsh"), "\(kind.stderr)")
+        let average = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "2",
+                                                "--average-last", "3"] + tinyModelArgs)
+        #expect(average.status == 64 && average.stderr.contains("--average-last"), "\(average.stderr)")
     }
 
     @Test func badSidecarsNameTheLine() throws {
@@ -304,5 +308,71 @@ struct TrainingTests {
         #expect(planned > 50)
         // No room: shorter than the gap plus a copy.
         #expect(Augmentation.planRepeat(labels: Array(repeating: 0, count: 22), content: 0, gap: 20, lengths: 3...15, generator: &g) == nil)
+    }
+}
+
+/// `--average-last`: the kept weights are the mean of the last epochs' own weights.
+@Suite struct WeightAveragingTests {
+    /// Two labels on random 8x8 frames: black frames (all zero) and content (random bytes).
+    func videos(_ n: Int) -> [DecodedVideo] {
+        var g = SeededGenerator(seed: 21)
+        return (0..<n).map { i in
+            let frames = 24, bytes = 8 * 8 * 3
+            var rgb: [UInt8] = [], labels: [Int] = []
+            for f in 0..<frames {
+                let black = (f / 6 + i) % 2 == 1
+                labels.append(black ? 1 : 0)
+                rgb += (0..<bytes).map { _ in black ? 0 : UInt8(truncatingIfNeeded: g.next()) }
+            }
+            return DecodedVideo(path: "v\(i)", times: (0..<frames).map { Double($0) / 4 }, rgb: rgb, labels: labels, frameBytes: bytes)
+        }
+    }
+
+    func model() -> VideoModel {
+        var frames = FrameSettings()
+        frames.width = 8; frames.height = 8; frames.patch = 4
+        let network = NetworkConfig(width: 16, layers: 1, hidden: 32, feedForwardChunk: 64,
+                                    attention: AttentionConfig(kind: .lsh, heads: 2, headWidth: 8, rounds: 1, chunk: 8), seed: 5)
+        return VideoModel(config: ModelConfig(name: "avg", labels: ["content", "black"], frames: frames, network: network,
+                                              minimumSegmentSeconds: [:]))
+    }
+
+    @Test(arguments: [false, true])
+    func theKeptWeightsAreTheMeanOfTheLastEpochs(heldOut: Bool) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-average-\(getpid())-\(heldOut)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        var options = TrainOptions()
+        options.epochs = 4
+        options.averageLast = 3
+        options.tokenBudget = 64
+        options.optimizer.warmupSteps = 2
+        let m = model()
+        let all = videos(4)
+        let trainer = Trainer(model: m, train: Array(all.prefix(3)), validation: heldOut ? [all[3]] : [], options: options,
+                              outputDirectory: out)
+        var perEpoch: [[String: Tensor]] = [], notes: [String] = []
+        try trainer.run { event in
+            if case .epoch = event { perEpoch.append(m.classifier.namedTensors) }
+            if case .note(let text) = event { notes.append(text) }
+        }
+        #expect(perEpoch.count == 4 && notes.count == 1)
+        #expect(notes.first?.hasPrefix("weights averaged over the last 3 epochs") == true, "\(notes)")
+        // The model after training holds the last epoch's own weights again.
+        #expect(m.classifier.namedTensors == perEpoch[3])
+        let saved = try VideoModel.load(out).classifier.namedTensors
+        var worst = 0.0
+        for (name, t) in saved {
+            let mean = (0..<t.count).map { i in (1...3).map { Double(perEpoch[$0][name]!.scalars[i]) }.reduce(0, +) / 3 }
+            let scale = max(1e-3, mean.map(abs).max() ?? 0)
+            worst = max(worst, zip(t.scalars, mean).map { abs(Double($0) - $1) / scale }.max() ?? 0)
+        }
+        if notes.first?.hasSuffix("not kept") == true {
+            // The held-out video preferred a single epoch: the saved weights are one of them.
+            #expect(heldOut && perEpoch.contains(saved))
+        } else {
+            // Float running mean against the Double mean: well within 1e-5 of each tensor's scale.
+            #expect(worst < 1e-5, "largest relative difference \(worst)")
+            #expect(!perEpoch.contains(saved))
+        }
     }
 }
