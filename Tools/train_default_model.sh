@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the default model (Media/models/default) and its measurements, end to end:
 #   1. fetch the Debian packages whose footage and photos are the content (Tools/fetch_training_sources.sh)
-#   2. build the labelled training and validation sets (Tools/make_training_set.py)
+#   2. build the labelled training and validation sets, and a low-quality validation set (Tools/make_training_set.py)
 #   3. train with `vidformer train` (the run that produced the shipped weights)
-#   4. score it on the validation set, against ffmpeg's blackdetect/freezedetect and against
+#   4. score it on the validation sets, against ffmpeg's blackdetect/freezedetect and against
 #      the same model trained with local attention instead of LSH
 #
 #   bash Tools/train_default_model.sh            # everything (about 2 hours on 2 cores)
@@ -20,6 +20,7 @@ SETS=$DATA/sets
 OUT=${OUT:-Media/models/default}
 TRAIN_VIDEOS=${TRAIN_VIDEOS:-50}
 VAL_VIDEOS=${VAL_VIDEOS:-10}
+VAL_LQ_VIDEOS=${VAL_LQ_VIDEOS:-4}
 EPOCHS=${EPOCHS:-30}
 STEPS=${STEPS:-"fetch sets train eval baseline ablation"}
 B=.build/release/vidformer
@@ -49,6 +50,11 @@ if step sets; then
   log "building $VAL_VIDEOS validation and $TRAIN_VIDEOS training videos"
   python3 Tools/make_training_set.py --split val --videos "$VAL_VIDEOS" --out "$SETS/val" --sources "$DATA/root"
   python3 Tools/make_training_set.py --split train --videos "$TRAIN_VIDEOS" --out "$SETS/train" --sources "$DATA/root"
+  # A second validation set compressed like small web uploads (H.264 CRF 30-36 and the like),
+  # where snow and fine texture are smeared; other seeds, the validation material.
+  log "building $VAL_LQ_VIDEOS low-quality validation videos"
+  python3 Tools/make_training_set.py --split val --videos "$VAL_LQ_VIDEOS" --seed 3 --low-quality --name vallq \
+    --out "$SETS/val-lq" --sources "$DATA/root"
 fi
 train_default() {
   log "training the default model into $OUT"
@@ -79,15 +85,24 @@ if step eval; then
   log "scoring on the validation set"
   $B eval --data "$SETS/val" --model "$OUT" --format json > "$DATA/eval-default.json"
   $B eval --data "$SETS/val" --model "$OUT" --format table
+  if [ -d "$SETS/val-lq" ]; then
+    $B eval --data "$SETS/val-lq" --model "$OUT" --format json > "$DATA/eval-default-lq.json"
+    $B eval --data "$SETS/val-lq" --model "$OUT" --format table
+  fi
 fi
 if step baseline; then
   log "ffmpeg blackdetect/freezedetect baseline"
   python3 Tools/baseline_ffmpeg.py --data "$SETS/val" --out "$SETS/baseline-val"
   $B eval --data "$SETS/val" --model "$OUT" --predictions "$SETS/baseline-val" --format json > "$DATA/eval-baseline.json"
   $B eval --data "$SETS/val" --model "$OUT" --predictions "$SETS/baseline-val" --format table
+  if [ -d "$SETS/val-lq" ]; then
+    python3 Tools/baseline_ffmpeg.py --data "$SETS/val-lq" --out "$SETS/baseline-val-lq"
+    $B eval --data "$SETS/val-lq" --model "$OUT" --predictions "$SETS/baseline-val-lq" --format table
+  fi
 fi
 if step ablation; then
   $B eval --data "$SETS/val" --model "$DATA/models/local" --format json > "$DATA/eval-local.json"
   $B eval --data "$SETS/val" --model "$DATA/models/local" --format table
+  if [ -d "$SETS/val-lq" ]; then $B eval --data "$SETS/val-lq" --model "$DATA/models/local" --format table; fi
 fi
 log "done"
