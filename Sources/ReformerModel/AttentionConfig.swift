@@ -42,6 +42,13 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
         self.localHeads = localHeads
     }
 
+    /// Look-back heads (the first ones) and local heads (the last ones) are distinct: together
+    /// they fit in `heads`, and neither count is negative.
+    public var headRolesFit: Bool {
+        let back = lookBack?.heads ?? 0, local = localHeads ?? 0
+        return back >= 0 && local >= 0 && back + local <= heads
+    }
+
     /// The settings head `head` runs with: the layer's, with `kind` `.local` for a local head.
     public func forHead(_ head: Int) -> AttentionConfig {
         guard kind == .lsh, let n = localHeads, n > 0, head >= heads - n else { return self }

@@ -135,9 +135,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         let n = network, a = n.attention
         guard n.width > 0, n.layers > 0, n.hidden > 0, n.feedForwardChunk > 0, a.heads > 0, a.headWidth > 0,
               a.rounds > 0, a.chunk > 0, n.width <= 4096, n.layers <= 64 else { throw fail("network sizes must be positive") }
-        let lookBackHeads = a.lookBack?.heads ?? 0, localHeads = a.localHeads ?? 0
-        guard lookBackHeads >= 0, localHeads >= 0, lookBackHeads + localHeads <= a.heads else {
-            throw fail("look-back heads (\(lookBackHeads)) and local heads (\(localHeads)) exceed the \(a.heads) heads")
+        guard a.headRolesFit else {
+            throw fail("look-back heads (\(a.lookBack?.heads ?? 0)) and local heads (\(a.localHeads ?? 0)) exceed the \(a.heads) heads")
         }
     }
 }

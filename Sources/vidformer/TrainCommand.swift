@@ -96,12 +96,12 @@ extension Commands {
                                                                   group: frames.tokenizer.tokensPerFrame)
         }
         let localHeads = try p.int("local-heads") ?? 0
-        guard localHeads >= 0, lookBackHeads + localHeads <= heads else {
+        if localHeads != 0 { network.attention.localHeads = localHeads }
+        guard network.attention.headRolesFit else {
             throw CLIError.usage("--local-heads must be 0 or more and, with --look-back-heads, at most --heads", command: "train")
         }
-        if localHeads > 0 {
-            guard network.attention.kind == .lsh else { throw CLIError.usage("--local-heads needs --attention lsh", command: "train") }
-            network.attention.localHeads = localHeads
+        guard localHeads == 0 || network.attention.kind == .lsh else {
+            throw CLIError.usage("--local-heads needs --attention lsh", command: "train")
         }
         let timeSignal = try p.double("time-signal") ?? 1
         let range = ModelConfig.timeSignalRange
