@@ -10,13 +10,17 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     public var network: NetworkConfig
     /// Scale of the fixed time signal in the positions (`AxialPositions.timeScale`).
     public var timeSignal: Float
+    /// Each token also gets a learned linear summary of its whole frame (`FrameClassifier.frameContext`).
+    public var frameContext: Bool
 
-    public init(tokenWidth: Int, tokensPerFrame: Int, labels: [String], network: NetworkConfig, timeSignal: Float = 1) {
+    public init(tokenWidth: Int, tokensPerFrame: Int, labels: [String], network: NetworkConfig, timeSignal: Float = 1,
+                frameContext: Bool = false) {
         self.tokenWidth = tokenWidth
         self.tokensPerFrame = tokensPerFrame
         self.labels = labels
         self.network = network
         self.timeSignal = timeSignal
+        self.frameContext = frameContext
     }
 }
 
@@ -28,14 +32,23 @@ public struct ClassifierOutput {
     public var videoLogits: Tensor
 }
 
-/// Patch tokens → linear embedding + axial positions → Reformer → per-frame mean over patch
-/// tokens → frame logits; the mean over frames → video logits.
+/// Patch tokens → linear embedding (+ frame context) + axial positions → Reformer → per-frame
+/// mean over patch tokens → frame logits; the mean over frames → video logits.
+///
+/// Frame context (optional): the embeddings of a frame's patches, side by side (`[patches · width]`),
+/// go through one more linear map to a `width`-vector that is added to every token of that frame.
+/// A patch token then also carries what the whole picture looks like, in its layout, so attention
+/// that compares tokens (the look-back heads finding a picture shown before) compares pictures
+/// rather than single patches that may look alike. The map starts at zero: the model begins as
+/// one without it.
 public final class FrameClassifier: ParameterContainer {
     public let config: ClassifierConfig
     public let embed: Linear
     public let positions: AxialPositions
     public let network: ReformerNetwork
     public let frameHead: Linear, videoHead: Linear
+    /// `[patches · width] → [width]`, no bias; nil without frame context.
+    public let frameContext: Linear?
 
     public init(config: ClassifierConfig) {
         self.config = config
@@ -46,15 +59,21 @@ public final class FrameClassifier: ParameterContainer {
         network = ReformerNetwork("blocks", config: config.network, generator: &g)
         frameHead = Linear("head.frame", d, config.labels.count, generator: &g)
         videoHead = Linear("head.video", d, config.labels.count, generator: &g)
+        // Made last, so the other weights are those of the same seed without it.
+        frameContext = config.frameContext
+            ? Linear("frame.context", config.tokensPerFrame * d, d, bias: false, std: 0, generator: &g) : nil
     }
 
     public var parameters: [Parameter] {
         embed.parameters + positions.parameters + network.parameters + frameHead.parameters + videoHead.parameters
+            + (frameContext?.parameters ?? [])
     }
 
     /// What the backward needs.
     public struct Trace {
         var tokens: Tensor
+        /// The embeddings before frame context is added (nil without it).
+        var patchEmbeddings: Tensor?
         var network: NetworkTrace
         var pooled: Tensor
         var videoPooled: Tensor
@@ -65,7 +84,25 @@ public final class FrameClassifier: ParameterContainer {
     /// 128 with 16 tokens) instead of the raw tokens.
     public func embedTokens(_ tokens: Tensor) -> Tensor {
         precondition(tokens.columns == config.tokenWidth, "tokens are \(tokens.columns) wide, the model takes \(config.tokenWidth)")
-        return embed(tokens)
+        return withFrameContext(embed(tokens))
+    }
+
+    /// `e` plus, on every token, its frame's context (`e` itself without frame context).
+    func withFrameContext(_ e: Tensor) -> Tensor {
+        guard let frameContext else { return e }
+        let p = config.tokensPerFrame, d = config.network.width
+        precondition(e.rows % p == 0, "token buffer does not hold whole frames")
+        let frames = e.rows / p
+        let context = frameContext(e.reshaped([frames, p * d]))
+        var out = e
+        out.withUnsafeMutableBufferPointer { ob in
+            context.withUnsafeBufferPointer { cb in
+                for f in 0..<frames {
+                    for q in 0..<p { for j in 0..<d { ob[(f * p + q) * d + j] += cb[f * d + j] } }
+                }
+            }
+        }
+        return out
     }
 
     /// `tokens`: `[frames * tokensPerFrame, tokenWidth]`, frame-major.
@@ -73,8 +110,12 @@ public final class FrameClassifier: ParameterContainer {
     public func forward(_ tokens: Tensor, firstFrame: Int = 0, hashSeed: UInt64 = 0, trace: Bool = false,
                         reuse: [AttentionCache]? = nil) -> (ClassifierOutput, Trace?) {
         precondition(tokens.rows % config.tokensPerFrame == 0 && tokens.columns == config.tokenWidth, "token buffer does not hold whole frames")
-        return forward(embedded: embed(tokens), tokens: trace ? tokens : nil, firstFrame: firstFrame, hashSeed: hashSeed,
-                       trace: trace, reuse: reuse)
+        let e = embed(tokens)
+        let (output, traced) = forward(embedded: withFrameContext(e), tokens: trace ? tokens : nil, firstFrame: firstFrame,
+                                       hashSeed: hashSeed, trace: trace, reuse: reuse)
+        var t = traced
+        if frameContext != nil { t?.patchEmbeddings = e }
+        return (output, t)
     }
 
     /// The rest of `forward` from `embedTokens`' output; `tokens` is needed only to train.
@@ -123,8 +164,25 @@ public final class FrameClassifier: ParameterContainer {
                 for f in 0..<frames { for q in 0..<p { for j in 0..<d { hb[(f * p + q) * d + j] = dp[f * d + j] * scale } } }
             }
         }
-        let dx = network.backward(dh, trace: trace.network)
+        var dx = network.backward(dh, trace: trace.network)
         positions.backward(dx)
+        if let frameContext {
+            // Every token of a frame received the context: its gradient is the frame's sum.
+            guard let e = trace.patchEmbeddings else { preconditionFailure("a trace from forward(tokens:) is needed to train frame context") }
+            var dContext = Tensor(zeros: [frames, d])
+            dx.withUnsafeBufferPointer { g in
+                dContext.withUnsafeMutableBufferPointer { cb in
+                    for f in 0..<frames { for q in 0..<p { for j in 0..<d { cb[f * d + j] += g[(f * p + q) * d + j] } } }
+                }
+            }
+            e.withUnsafeBufferPointer { eb in
+                dContext.withUnsafeBufferPointer { cb in
+                    dx.withUnsafeMutableBufferPointer { xb in
+                        frameContext.backward(eb.baseAddress!, dy: cb.baseAddress!, rows: frames, dx: xb.baseAddress!, accumulate: true)
+                    }
+                }
+            }
+        }
         trace.tokens.withUnsafeBufferPointer { t in
             dx.withUnsafeBufferPointer { g in embed.backward(t.baseAddress!, dy: g.baseAddress!, rows: t.count / config.tokenWidth, dx: nil) }
         }

@@ -92,6 +92,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var timeSignal: Float?
     /// Time-signal scales a config may hold (train's `--time-signal` and `validate` check the same range).
     public static let timeSignalRange: ClosedRange<Float> = 0...16
+    /// Tokens also carry a learned summary of their whole frame (nil: no, as in older configs).
+    public var frameContext: Bool?
     /// Shortest segment per label, in seconds; shorter runs merge into their neighbours.
     public var minimumSegmentSeconds: [String: Double]
     /// Free-form facts about training (data, epochs, seed, date, command).
@@ -109,7 +111,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     public var classifierConfig: ClassifierConfig {
         ClassifierConfig(tokenWidth: frames.tokenizer.tokenWidth, tokensPerFrame: frames.tokenizer.tokensPerFrame,
-                         labels: labels, network: network, timeSignal: timeSignal ?? 1)
+                         labels: labels, network: network, timeSignal: timeSignal ?? 1,
+                         frameContext: frameContext ?? false)
     }
 
     /// Checks what a hand-edited or damaged config could get wrong.

@@ -32,6 +32,7 @@ extension Commands {
             .option("look-back-seconds", "<s>", "How far back look-back heads start.", default: "16"),
             .option("local-heads", "<n>", "With LSH attention: heads per layer (the last ones) that attend to their neighbours in time instead of hashing.", default: "0"),
             .option("time-signal", "<x>", "Scale of the fixed time signal in the position embeddings (smaller: a picture shown twice looks more alike).", default: "1"),
+            .flag("frame-context", "Each token also gets a learned summary of its whole frame, so attention compares pictures, not single patches."),
             .option("d-ff", "<n>", "Feed-forward width.", default: "256"),
             .option("attention", "<kind>", "Attention type.", default: "lsh", allowed: AttentionKind.allCases.map(\.rawValue)),
             .option("size", "<WxH>", "Frame size.", default: "64x64"),
@@ -196,6 +197,7 @@ extension Commands {
                                                 + (options.syntheticHolds > 0 ? ", synthetic holds \(options.syntheticHolds)" : ""),
                                             "command": CommandLine.arguments.joined(separator: " ")])
         if timeSignal != 1 { config.timeSignal = Float(timeSignal) }
+        if p.has("frame-context") { config.frameContext = true }
         if options.averageLast > 1 { config.training["average_last"] = "\(options.averageLast)" }
         do { try config.validate() } catch { throw fail(error) }
         let model = VideoModel(config: config, location: out)

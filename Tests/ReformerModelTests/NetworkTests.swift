@@ -125,6 +125,44 @@ func expectGradientsMatchDifferences(_ parameters: [Parameter], samples: Int, lo
                                          model.network.blocks[0].attention.wv.weight], samples: 10, loss: loss)
     }
 
+    /// Frame context: forward against a Double reference (each token plus `W`ᵀ times its frame's
+    /// embeddings side by side), and every gradient, through the context map too, against finite differences.
+    @Test func classifierFrameContext() {
+        let network = NetworkConfig(width: 8, layers: 2, hidden: 16, feedForwardChunk: 7,
+                                    attention: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 4))
+        let config = ClassifierConfig(tokenWidth: 6, tokensPerFrame: 3, labels: ["a", "b", "c"], network: network, frameContext: true)
+        let model = FrameClassifier(config: config)
+        let plain = FrameClassifier(config: ClassifierConfig(tokenWidth: 6, tokensPerFrame: 3, labels: ["a", "b", "c"], network: network))
+        // Made last from the seed: every other weight is the plain model's, and the map starts at zero.
+        #expect(zip(plain.parameters, model.parameters).allSatisfy { $0.name == $1.name && $0.value == $1.value })
+        #expect(model.frameContext!.weight.value.scalars.allSatisfy { $0 == 0 })
+        var g = SeededGenerator(seed: 9)
+        model.frameContext!.weight.value = Tensor(randomNormal: [3 * 8, 8], std: 0.3, generator: &g)
+        let tokens = Tensor(randomNormal: [5 * 3, 6], std: 1, generator: &g)
+        let e = model.embed(tokens), got = model.embedTokens(tokens)
+        let w = model.frameContext!.weight.value.doubles, ed = e.doubles
+        var want = [Double](repeating: 0, count: 5 * 3 * 8)
+        for f in 0..<5 {
+            for j in 0..<8 {
+                var c = 0.0
+                for i in 0..<(3 * 8) { c += ed[f * 24 + i] * w[i * 8 + j] }
+                for q in 0..<3 { want[(f * 3 + q) * 8 + j] = ed[(f * 3 + q) * 8 + j] + c }
+            }
+        }
+        #expect(relativeNormError(got.doubles, want) < 1e-5)
+        let GF = Tensor(randomNormal: [5, 3], std: 1, generator: &g)
+        let (_, trace) = model.forward(tokens, hashSeed: 4, trace: true)
+        model.zeroGrads()
+        model.backward(dFrameLogits: GF, dVideoLogits: nil, trace: trace!)
+        let caches = trace!.network.caches
+        func loss() -> Double {
+            let (o, _) = model.forward(tokens, reuse: caches)
+            return zip(o.frameLogits.scalars, GF.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        expectGradientsMatchDifferences([model.frameContext!.weight, model.embed.weight, model.embed.bias!, model.positions.patch],
+                                        samples: 12, loss: loss)
+    }
+
     @Test(arguments: [(AttentionKind.lsh, 2), (.full, 1)])
     func causalSequenceModelGradients(kind: AttentionKind, rounds: Int) {
         let config = SequenceModelConfig(vocabulary: 5, maxLength: 12,

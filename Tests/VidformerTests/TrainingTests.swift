@@ -87,7 +87,8 @@ struct TrainingTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
                                           "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2",
-                                          "--detail-gain", "4", "--time-signal", "0.5", "--local-heads", "1"] + tinyModelArgs)
+                                          "--detail-gain", "4", "--time-signal", "0.5", "--local-heads", "1",
+                                          "--frame-context"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
@@ -100,6 +101,10 @@ struct TrainingTests {
         #expect(config.frames.detail == 2 && config.classifierConfig.tokenWidth == 8 * 8 * 3 + 3)
         #expect(config.frames.detailGain == 4 && config.frames.tokenizer.detailGain == 4)
         #expect(config.timeSignal == 0.5 && config.classifierConfig.timeSignal == 0.5)
+        // Frame context: recorded, and its map (zero at the start) trained.
+        #expect(config.frameContext == true && config.classifierConfig.frameContext)
+        let trained = try VideoModel.load(out)
+        #expect(trained.classifier.frameContext?.weight.value.scalars.contains { $0 != 0 } == true)
         let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v1.mp4"])
         #expect(c.status == 0, "\(c.stderr)")
         let detail = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--detail", "9"] + tinyModelArgs)
