@@ -93,16 +93,36 @@ public final class FrameClassifier: ParameterContainer {
         let p = config.tokensPerFrame, d = config.network.width
         precondition(e.rows % p == 0, "token buffer does not hold whole frames")
         let frames = e.rows / p
-        let context = frameContext(e.reshaped([frames, p * d]))
         var out = e
-        out.withUnsafeMutableBufferPointer { ob in
-            context.withUnsafeBufferPointer { cb in
+        Self.addToFrameTokens(frameContext(e.reshaped([frames, p * d])), to: &out, tokensPerFrame: p)
+        return out
+    }
+
+    /// Per-frame sums of token rows, each row times `scale`: `[frames · p, d]` → `[frames, d]`.
+    static func frameSums(_ x: Tensor, tokensPerFrame p: Int, scale: Float = 1) -> Tensor {
+        let d = x.columns, frames = x.rows / p
+        var sums = Tensor(zeros: [frames, d])
+        x.withUnsafeBufferPointer { xb in
+            sums.withUnsafeMutableBufferPointer { sb in
                 for f in 0..<frames {
-                    for q in 0..<p { for j in 0..<d { ob[(f * p + q) * d + j] += cb[f * d + j] } }
+                    for q in 0..<p { for j in 0..<d { sb[f * d + j] += xb[(f * p + q) * d + j] * scale } }
                 }
             }
         }
-        return out
+        return sums
+    }
+
+    /// Adds row `f` of `v` (`[frames, d]`), times `scale`, to every token row of frame `f` in `x`.
+    static func addToFrameTokens(_ v: Tensor, scale: Float = 1, to x: inout Tensor, tokensPerFrame p: Int) {
+        let d = v.columns, frames = v.rows
+        precondition(x.rows == frames * p && x.columns == d, "one row of v per frame of x")
+        x.withUnsafeMutableBufferPointer { xb in
+            v.withUnsafeBufferPointer { vb in
+                for f in 0..<frames {
+                    for q in 0..<p { for j in 0..<d { xb[(f * p + q) * d + j] += vb[f * d + j] * scale } }
+                }
+            }
+        }
     }
 
     /// `tokens`: `[frames * tokensPerFrame, tokenWidth]`, frame-major.
@@ -126,15 +146,7 @@ public final class FrameClassifier: ParameterContainer {
         var x = embedded
         positions.add(to: &x, frameIndices: frameIndices, firstFrame: firstFrame)
         let (h, netTrace) = network.forward(x, hashSeed: hashSeed, trace: trace, reuse: reuse)
-        var pooled = Tensor(zeros: [frames, d])
-        h.withUnsafeBufferPointer { hb in
-            pooled.withUnsafeMutableBufferPointer { pb in
-                let scale = 1 / Float(p)
-                for f in 0..<frames {
-                    for q in 0..<p { for j in 0..<d { pb[f * d + j] += hb[(f * p + q) * d + j] * scale } }
-                }
-            }
-        }
+        let pooled = Self.frameSums(h, tokensPerFrame: p, scale: 1 / Float(p))
         var videoPooled = Tensor(zeros: [1, d])
         pooled.withUnsafeBufferPointer { pb in
             videoPooled.withUnsafeMutableBufferPointer { vb in
@@ -158,23 +170,13 @@ public final class FrameClassifier: ParameterContainer {
             }
         }
         var dh = Tensor(zeros: [frames * p, d])
-        dPooled.withUnsafeBufferPointer { dp in
-            dh.withUnsafeMutableBufferPointer { hb in
-                let scale = 1 / Float(p)
-                for f in 0..<frames { for q in 0..<p { for j in 0..<d { hb[(f * p + q) * d + j] = dp[f * d + j] * scale } } }
-            }
-        }
+        Self.addToFrameTokens(dPooled, scale: 1 / Float(p), to: &dh, tokensPerFrame: p)
         var dx = network.backward(dh, trace: trace.network)
         positions.backward(dx)
         if let frameContext {
             // Every token of a frame received the context: its gradient is the frame's sum.
             guard let e = trace.patchEmbeddings else { preconditionFailure("a trace from forward(tokens:) is needed to train frame context") }
-            var dContext = Tensor(zeros: [frames, d])
-            dx.withUnsafeBufferPointer { g in
-                dContext.withUnsafeMutableBufferPointer { cb in
-                    for f in 0..<frames { for q in 0..<p { for j in 0..<d { cb[f * d + j] += g[(f * p + q) * d + j] } } }
-                }
-            }
+            let dContext = Self.frameSums(dx, tokensPerFrame: p)
             e.withUnsafeBufferPointer { eb in
                 dContext.withUnsafeBufferPointer { cb in
                     dx.withUnsafeMutableBufferPointer { xb in
