@@ -387,7 +387,10 @@ def render(plan, out_dir, relabel=False):
     frame_bytes = w * h * 3 // 2
     path = out_dir / f"{plan.name}.{plan.ext}"
     tmp = out_dir / f".{plan.name}.partial.{plan.ext}"
-    vf = ["-vf", "select='gt(random(0),0.2)'", "-fps_mode", "vfr"] if plan.vfr else []
+    # Variable frame rate: drop a fifth of the frames at random, but never the first, so the
+    # stream starts at time 0 and the sidecar's times (frame number / rate) are its PTS. (A
+    # dropped first frame would move the stream's start, from which times are counted.)
+    vf = ["-vf", "select='max(eq(n,0),gt(random(0),0.2))'", "-fps_mode", "vfr"] if plan.vfr else []
     fmt = {"mkv": "matroska", "ts": "mpegts"}.get(plan.ext, plan.ext)
     # With relabel, the frames are made again exactly as before but only the labels are written.
     enc = None if relabel else subprocess.Popen(

@@ -30,6 +30,14 @@ public struct DetailMeter: Sendable, Equatable, Codable {
         self.dark = dark
     }
 
+    /// The share of a grey picture's pixels at or below `darkLevel` (0 for an empty picture).
+    public static func darkShare(of grey: [UInt8]) -> Double {
+        guard !grey.isEmpty else { return 0 }
+        var n = 0
+        for v in grey where v <= darkLevel { n += 1 }
+        return Double(n) / Double(grey.count)
+    }
+
     /// Bytes per patch.
     public var features: Int { dark ? 4 : 3 }
 

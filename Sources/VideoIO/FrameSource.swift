@@ -23,6 +23,9 @@ public struct FrameSourceOptions: Sendable, Equatable {
     /// Per-patch statistics of a sharper grey picture to measure on every sampled frame
     /// (`SampledFrame.detail`); its frame size must be `width` x `height`.
     public var detail: DetailMeter?
+    /// Measure each sampled frame's share of black-level pixels (`SampledFrame.darkShare`): on
+    /// the detail canvas when it covers the whole frame, otherwise on a grey picture of its own.
+    public var darkShare = false
 
     public init() {}
 }
@@ -71,8 +74,11 @@ public struct SampledFrame: Sendable {
     public var rgb: [UInt8]
     /// What `FrameSourceOptions.detail` measured (empty without it).
     public var detail: [UInt8]
+    /// With `FrameSourceOptions.darkShare`: the share of the picture's pixels at or below the
+    /// black level (`DetailMeter.darkShare(of:)`); nil when not measured.
+    public var darkShare: Double?
 
-    public init(index: Int, time: Double, pts: Int64, isKeyFrame: Bool, width: Int, height: Int, rgb: [UInt8], detail: [UInt8] = []) {
+    public init(index: Int, time: Double, pts: Int64, isKeyFrame: Bool, width: Int, height: Int, rgb: [UInt8], detail: [UInt8] = [], darkShare: Double? = nil) {
         self.index = index
         self.time = time
         self.pts = pts
@@ -81,6 +87,7 @@ public struct SampledFrame: Sendable {
         self.height = height
         self.rgb = rgb
         self.detail = detail
+        self.darkShare = darkShare
     }
 }
 
@@ -95,6 +102,10 @@ public final class FrameSource {
     private let decoder: VideoDecoder
     private let scaler: FrameScaler
     private let detailScaler: FrameScaler?
+    /// A grey picture for `darkShare` when the detail canvas cannot serve (none, or letterboxed).
+    private let darkScaler: FrameScaler?
+    /// Side of that picture: 65,536 point samples of the frame.
+    static let darkCanvasSide = 256
     /// The grey canvas of the last sampled frame (detail statistics only).
     private var previousCanvas: [UInt8]?
     private let packet = PacketBox()
@@ -137,6 +148,9 @@ public final class FrameSource {
         } else {
             detailScaler = nil
         }
+        // Letterbox padding is black: measure on a picture that is all picture.
+        darkScaler = options.darkShare && !(detailScaler != nil && options.aspect == .stretch)
+            ? FrameScaler(greyWidth: Self.darkCanvasSide, height: Self.darkCanvasSide, rotation: .none, aspect: .stretch) : nil
         sampler = NearestFrameSampler(fps: options.fps, start: options.start)
         let startPTS = stream.pointee.start_time
         origin = startPTS == AVCode.noPTS ? 0 : startPTS
@@ -252,13 +266,17 @@ public final class FrameSource {
     private func emitHeld() throws {
         let rgb = try scaler.convert(held.frame, name: name)
         var detail: [UInt8] = []
+        var dark: Double?
         if let detailScaler, let meter = options.detail {
             let canvas = try detailScaler.convert(held.frame, name: name)
             detail = meter.measure(canvas, previous: previousCanvas)
+            if options.darkShare && darkScaler == nil { dark = DetailMeter.darkShare(of: canvas) }
             previousCanvas = canvas
         }
+        if let darkScaler { dark = DetailMeter.darkShare(of: try darkScaler.convert(held.frame, name: name)) }
         pending = SampledFrame(index: stats.framesSampled, time: heldTime, pts: held.frame.pointee.best_effort_timestamp,
-                               isKeyFrame: heldKey, width: options.width, height: options.height, rgb: rgb, detail: detail)
+                               isKeyFrame: heldKey, width: options.width, height: options.height, rgb: rgb, detail: detail,
+                               darkShare: dark)
         stats.framesSampled += 1
     }
 

@@ -75,6 +75,7 @@ public final class VideoClassifier {
         frameOptions.end = options.end
         frameOptions.stream = options.stream
         frameOptions.threads = options.threads
+        frameOptions.darkShare = model.config.blackLabel != nil
         let source = try FrameSource(spec, options: frameOptions)
         let rate = frameOptions.fps!
         var (window, context, memory) = Labeler.windowSizes(maxTokens: options.maxTokens, tokensPerFrame: settings.tokenizer.tokensPerFrame)

@@ -17,6 +17,9 @@ import VideoIO
 /// earlier (a replay, a looped feed). The bank keeps frames whose index is a multiple of a
 /// stride; when it is full the stride doubles and every other frame goes, so its spacing
 /// grows with the stream while its size stays fixed.
+///
+/// With the config's `blackLabel`, the contract's definition of black, measured on every
+/// sampled frame, decides that label instead of the network (`applyBlackDefinition`).
 public final class Labeler {
     public let model: VideoModel
     public let windowFrames: Int
@@ -28,6 +31,10 @@ public final class Labeler {
 
     private var pendingTokens: [Float] = []
     private var pendingTimes: [Double] = []
+    /// Whether each pending / windowed frame meets the black definition (`blackLabel` only).
+    private var pendingBlack: [Bool] = []
+    private var black: [Bool] = []
+    private let blackIndex: Int?
     /// Embeddings of the current window: context frames, then new frames.
     private var embedded: [Float] = []
     private var times: [Double] = []
@@ -54,6 +61,7 @@ public final class Labeler {
         tokenizer = model.config.frames.tokenizer
         width = model.config.network.width
         tokensPerFrame = tokenizer.tokensPerFrame
+        blackIndex = model.config.blackLabel.flatMap { model.config.labels.firstIndex(of: $0) }
     }
 
     /// Window sizes for a token budget: bank, context and new frames together hold at most
@@ -69,11 +77,28 @@ public final class Labeler {
         tokenizer.append(frame.rgb, previous: previousFrame, detail: frame.detail, to: &pendingTokens)
         if tokenizer.motion { previousFrame = frame.rgb }
         pendingTimes.append(frame.time)
+        pendingBlack.append(blackIndex != nil && (frame.darkShare ?? 0) >= ModelConfig.blackShare)
         framesSeen += 1
         // Embed in batches, but never past the end of the current window.
         if pendingTimes.count >= min(Self.embedBatch, max(1, windowFrames - (times.count - contextCount))) { flushPending() }
         if times.count - contextCount >= windowFrames { return runWindow(final: false) }
         return []
+    }
+
+    /// The definition decides `black` both ways: a frame that meets it is black with probability
+    /// 1; one that does not cannot be black, and the other labels share the network's probability.
+    static func applyBlackDefinition(_ row: inout [Float], black b: Int, isBlack: Bool) {
+        if isBlack {
+            for j in row.indices { row[j] = j == b ? 1 : 0 }
+        } else {
+            let rest = 1 - row[b]
+            row[b] = 0
+            if rest > 0 {
+                for j in row.indices { row[j] /= rest }
+            } else {
+                row[b == 0 ? 1 : 0] = 1  // all the network's mass was on black: the first other label
+            }
+        }
     }
 
     /// Labels everything still waiting.
@@ -89,8 +114,10 @@ public final class Labeler {
         let e = model.classifier.embedTokens(tokens)
         embedded.append(contentsOf: e.scalars)
         times.append(contentsOf: pendingTimes)
+        black.append(contentsOf: pendingBlack)
         pendingTokens.removeAll(keepingCapacity: true)
         pendingTimes.removeAll(keepingCapacity: true)
+        pendingBlack.removeAll(keepingCapacity: true)
     }
 
     private func runWindow(final: Bool) -> [FrameLabel] {
@@ -110,6 +137,7 @@ public final class Labeler {
             for f in contextCount..<frames {
                 for j in 0..<k { row[j] = logits[(banked + f) * k + j] }
                 row.withUnsafeMutableBufferPointer { _ = Kernels.softmaxRow($0.baseAddress!, k) }
+                if let b = blackIndex { Self.applyBlackDefinition(&row, black: b, isBlack: black[f]) }
                 labels.append(FrameLabel(time: times[f], probabilities: row))
             }
         }
@@ -135,6 +163,7 @@ public final class Labeler {
         }
         embedded.removeFirst(drop * frameFloats)
         times.removeFirst(drop)
+        black.removeFirst(drop)
         firstFrameIndex += drop
         contextCount = keep
         return labels

@@ -94,6 +94,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public static let timeSignalRange: ClosedRange<Float> = 0...16
     /// Tokens also carry a learned summary of their whole frame (nil: no, as in older configs).
     public var frameContext: Bool?
+    /// Frames that meet the contract's definition of black (at least `blackShare` of the
+    /// picture's pixels at or below 10% of the luma range, measured on every sampled frame) get
+    /// this label outright, whatever the network says (nil: none, as in older configs).
+    public var blackLabel: String?
+    /// The share of black-level pixels that makes a frame black.
+    public static let blackShare = 0.98
     /// Shortest segment per label, in seconds; shorter runs merge into their neighbours.
     public var minimumSegmentSeconds: [String: Double]
     /// Free-form facts about training (data, epochs, seed, date, command).
@@ -134,6 +140,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         }
         if let t = timeSignal, !Self.timeSignalRange.contains(t) {
             throw fail("time signal \(t) is out of range (\(Int(Self.timeSignalRange.lowerBound))-\(Int(Self.timeSignalRange.upperBound)))")
+        }
+        if let b = blackLabel, !labels.contains(b) {
+            throw fail("black label '\(b)' is not one of the labels (\(labels.joined(separator: ",")))")
         }
         let n = network, a = n.attention
         guard n.width > 0, n.layers > 0, n.hidden > 0, n.feedForwardChunk > 0, a.heads > 0, a.headWidth > 0,

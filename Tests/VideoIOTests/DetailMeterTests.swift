@@ -160,4 +160,48 @@ struct DetailFromVideoTests {
             #expect(dark.allSatisfy { $0 == (f.time < 1 ? 255 : 0) }, "\(f.time): \(dark)")
         }
     }
+
+    /// The whole-frame dark share (the black definition's measure): black with a white box of 1%
+    /// and of 4% of the picture, then a 20% grey; the same on the detail canvas and on a grey
+    /// picture of its own, and never counting letterbox padding.
+    @Test func darkShareOfTheWholePicture() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-darkshare-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("v.mkv").path
+        _ = try run("ffmpeg", ["-v", "error", "-y",
+                               "-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=1,drawbox=x=100:y=50:w=32:h=24:color=white:t=fill",
+                               "-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=1,drawbox=x=10:y=100:w=64:h=48:color=white:t=fill",
+                               "-f", "lavfi", "-i", "color=0x333333:s=320x240:r=25:d=1",
+                               "-filter_complex", "[0][1][2]concat=n=3", "-c:v", "ffv1", "-pix_fmt", "yuv420p", path])
+        let expected = [0.99, 0.96, 0.0]
+        for useCanvas in [false, true] {
+            let (frames, _) = try decodeAll(InputSpec(path)) {
+                $0.fps = 4
+                $0.darkShare = true
+                if useCanvas { $0.detail = DetailMeter(patch: 16, scale: 4, frameWidth: 64, frameHeight: 64, dark: true) }
+            }
+            #expect(frames.count == 12)
+            for f in frames {
+                let share = try #require(f.darkShare)
+                let want = expected[min(2, Int(f.time))]
+                #expect(abs(share - want) < 0.002, "canvas \(useCanvas), \(f.time) s: \(share) vs \(want)")
+            }
+        }
+        let (plain, _) = try decodeAll(InputSpec(path)) { $0.fps = 4 }
+        #expect(plain.allSatisfy { $0.darkShare == nil }, "not measured unless asked")
+
+        // A wide white picture letterboxed into a square frame: the padding is black, the picture is not.
+        let wide = dir.appendingPathComponent("wide.mkv").path
+        _ = try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=white:s=640x240:r=25:d=1", "-c:v", "ffv1", wide])
+        let (boxed, _) = try decodeAll(InputSpec(wide)) {
+            $0.fps = 4
+            $0.aspect = .letterbox
+            $0.darkShare = true
+            $0.detail = DetailMeter(patch: 16, scale: 4, frameWidth: 64, frameHeight: 64, dark: true)
+        }
+        let first = try #require(boxed.first)
+        #expect(first.detail[3] == 255, "the top patches are padding, dark in the detail statistics")
+        #expect(boxed.allSatisfy { $0.darkShare == 0 }, "\(boxed.map(\.darkShare))")
+    }
 }

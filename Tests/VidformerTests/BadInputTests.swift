@@ -155,13 +155,21 @@ let badInputs: String? = {
             try c.replacingOccurrences(of: "\"labels\"", with: "\"frameContext\" : true, \"labels\"")
                 .write(toFile: m + "/config.json", atomically: true, encoding: .utf8)
         }
+        let blackLabel = try spoiledModel("black-label") { m in
+            // The black definition pointed at a label the model does not have.
+            let c = try String(contentsOfFile: m + "/config.json", encoding: .utf8)
+            try c.replacingOccurrences(of: "\"labels\"", with: "\"blackLabel\" : \"dark\", \"labels\"")
+                .write(toFile: m + "/config.json", atomically: true, encoding: .utf8)
+        }
+        let bl = try run(vidformerBinary, ["classify", "--model", blackLabel, sample("cfr_h264.mp4")])
+        #expect(bl.status == 1 && bl.stderr.contains("black label 'dark' is not one of the labels"), "\(bl.stderr)")
         let r = try run(vidformerBinary, ["classify", "--model", clock, sample("cfr_h264.mp4")])
         #expect(r.status == 1 && r.stderr.contains("time signal -3.0 is out of range"), "\(r.stderr)")
         let fc = try run(vidformerBinary, ["classify", "--model", context, sample("cfr_h264.mp4")])
         #expect(fc.status == 1 && fc.stderr.contains("frame.context.weight"), "\(fc.stderr)")
         let h = try run(vidformerBinary, ["classify", "--model", heads, sample("cfr_h264.mp4")])
         #expect(h.status == 1 && h.stderr.contains("local heads (3) exceed the 2 heads"), "\(h.stderr)")
-        for m in [header, shapes, labels, config, missing, clock, heads, context] {
+        for m in [header, shapes, labels, config, missing, clock, heads, context, blackLabel] {
             let r = try run(vidformerBinary, ["classify", "--model", m, sample("cfr_h264.mp4")])
             #expect(r.status == 1 && !r.signalled)
             #expect(r.stderr.hasPrefix("vidformer: \(m)/"), "names the model file: \(r.stderr)")

@@ -40,6 +40,33 @@ func expectTiling(_ segs: [(Double, Double)], from start: Double, to end: Double
 }
 
 @Suite struct ClassifyTests {
+    /// A model with the black definition (`blackLabel`) labels 2 s of black and then 2 s of
+    /// dark grey by measurement: black exactly up to the first grey frame, never after.
+    @Test func theBlackDefinitionFindsBlackExactly() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-black-rule-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/model"
+        try FileManager.default.copyItem(atPath: testModelDirectory, toPath: model)
+        let c = try String(contentsOfFile: model + "/config.json", encoding: .utf8)
+        try c.replacingOccurrences(of: "\"labels\"", with: "\"blackLabel\" : \"black\", \"labels\"")
+            .write(toFile: model + "/config.json", atomically: true, encoding: .utf8)
+        let video = dir + "/v.mp4"
+        _ = try run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "color=black:s=320x240:r=25:d=2",
+                               "-f", "lavfi", "-i", "color=0x333333:s=320x240:r=25:d=2",
+                               "-filter_complex", "[0][1]concat=n=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", video])
+        let r = try run(vidformerBinary, ["classify", "--model", model, "--format", "json", "--frames", video])
+        #expect(r.status == 0, "\(r.stderr)")
+        let segs = try segments(fromJSON: r.stdout)
+        let first = try #require(segs.first)
+        #expect(first["label"] as? String == "black" && first["end"] as? Double == 2.0, "\(segs)")
+        #expect(segs.dropFirst().allSatisfy { $0["label"] as? String != "black" }, "\(segs)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+        let frames = try #require(doc["frames"] as? [[String: Any]])
+        #expect(frames.count == 16)
+    }
+
     @Test func jsonDocumentHasTheContractsShape() throws {
         let r = try classify(["--format", "json", "--frames", sample("cfr_h264.mp4")])
         #expect(r.status == 0, "\(r.stderr)")

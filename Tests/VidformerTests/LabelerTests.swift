@@ -55,4 +55,52 @@ import _TestSupport
         labelled += labeler.finish()
         #expect(labelled.count == 40 && labeler.memoryIndices.isEmpty && labeler.largestInput == 40)
     }
+
+    @Test func theBlackDefinitionDecidesBlackBothWays() {
+        var row: [Float] = [0.2, 0.5, 0.1, 0.1, 0.05, 0.05]
+        Labeler.applyBlackDefinition(&row, black: 1, isBlack: false)
+        let want: [Float] = [0.4, 0, 0.2, 0.2, 0.1, 0.1]
+        #expect(zip(row, want).allSatisfy { abs($0 - $1) < 1e-6 }, "\(row)")
+        row = [0.2, 0.5, 0.1, 0.1, 0.05, 0.05]
+        Labeler.applyBlackDefinition(&row, black: 1, isBlack: true)
+        #expect(row == [0, 1, 0, 0, 0, 0])
+        row = [0, 1, 0]
+        Labeler.applyBlackDefinition(&row, black: 1, isBlack: false)
+        #expect(row == [1, 0, 0], "all the mass was on black: the first other label")
+        row = [1, 0, 0]
+        Labeler.applyBlackDefinition(&row, black: 0, isBlack: false)
+        #expect(row == [0, 1, 0])
+    }
+
+    /// With `blackLabel`, frames measured black are black for sure and the rest cannot be; the
+    /// other labels keep the network's proportions (same weights with and without the setting).
+    @Test func aModelWithTheBlackDefinitionLabelsMeasuredBlackFrames() throws {
+        let plain = try VideoModel.load(testModelDirectory)
+        var config = plain.config
+        config.blackLabel = "black"
+        let ruled = VideoModel(config: config)
+        try ruled.classifier.load(plain.classifier.namedTensors)
+        func labels(_ model: VideoModel) -> [FrameLabel] {
+            let labeler = Labeler(model: model, windowFrames: 7, contextFrames: 3, memoryFrames: 4)
+            var out: [FrameLabel] = []
+            for i in 0..<40 {
+                var f = frame(i)
+                f.darkShare = [0.99, 0.5, nil, 0.98, 0.979][i % 5]
+                out += labeler.add(f)
+            }
+            return out + labeler.finish()
+        }
+        let a = labels(plain), b = labels(ruled)
+        #expect(a.count == 40 && b.count == 40)
+        for (i, (p, q)) in zip(a, b).enumerated() {
+            #expect(p.time == q.time)
+            if i % 5 == 0 || i % 5 == 3 {
+                #expect(q.probabilities == [0, 1, 0, 0, 0, 0], "frame \(i): at least 98% dark")
+            } else {
+                #expect(q.probabilities[1] == 0, "frame \(i)")
+                let rest = 1 - p.probabilities[1]
+                for j in [0, 2, 3, 4, 5] { #expect(abs(q.probabilities[j] - p.probabilities[j] / rest) < 1e-5) }
+            }
+        }
+    }
 }

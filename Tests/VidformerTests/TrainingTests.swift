@@ -88,7 +88,7 @@ struct TrainingTests {
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
                                           "--look-back-heads", "2", "--look-back-seconds", "1", "--mirror", "--detail", "2",
                                           "--detail-gain", "4", "--time-signal", "0.5", "--local-heads", "1",
-                                          "--frame-context"] + tinyModelArgs)
+                                          "--frame-context", "--black-label", "black"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         // 32x32 frames in 8x8 patches: 16 tokens a frame; 1 s at 4 samples a second.
@@ -103,6 +103,7 @@ struct TrainingTests {
         #expect(config.timeSignal == 0.5 && config.classifierConfig.timeSignal == 0.5)
         // Frame context: recorded, and its map (zero at the start) trained.
         #expect(config.frameContext == true && config.classifierConfig.frameContext)
+        #expect(config.blackLabel == "black")
         let trained = try VideoModel.load(out)
         #expect(trained.classifier.frameContext?.weight.value.scalars.contains { $0 != 0 } == true)
         let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "\(labelledFolder)/v1.mp4"])
@@ -111,6 +112,8 @@ struct TrainingTests {
         #expect(detail.status == 64 && detail.stderr.contains("--detail"), "\(detail.stderr)")
         let gain = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--detail-gain", "3"] + tinyModelArgs)
         #expect(gain.status == 64 && gain.stderr.contains("--detail-gain needs --detail"), "\(gain.stderr)")
+        let black = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--black-label", "dark"] + tinyModelArgs)
+        #expect(black.status == 64 && black.stderr.contains("--black-label 'dark' is not one of the labels"), "\(black.stderr)")
         let bad = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--synthetic-repeats", "0.5"] + tinyModelArgs)
         #expect(bad.status == 64 && bad.stderr.contains("--synthetic-repeats needs the labels content and repeat"), "\(bad.stderr)")
         let heads = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-heads", "9"] + tinyModelArgs)
