@@ -479,6 +479,8 @@ def main():
     ap.add_argument("--low-quality", action="store_true", help="encode every video at the low qualities of LOW_QUALITY")
     ap.add_argument("--relabel", action="store_true",
                     help="make every video's frames again but write only its labels and the manifest (after a labelling change)")
+    ap.add_argument("--rebuild-vfr", action="store_true",
+                    help="build the variable-frame-rate videos again (sets made before they kept their first frame)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else (1 if args.split == "train" else 2)
     material = find_material(args.sources, args.split)
@@ -488,6 +490,19 @@ def main():
     if args.name:
         for i, p in enumerate(plans):
             p.name = args.name if args.videos == 1 else f"{args.name}_{i:03d}"
+    if args.rebuild_vfr:
+        # Remove them, and their manifest lines, so that they are built below like missing ones.
+        again = {f"{p.name}.{p.ext}" for p in plans if p.vfr}
+        manifest = args.out / "manifest.jsonl"
+        if manifest.exists():
+            kept = [line for line in manifest.read_text().splitlines(keepends=True)
+                    if json.loads(line)["video"] not in again]
+            manifest.write_text("".join(kept))
+        for p in plans:
+            if p.vfr:
+                (args.out / f"{p.name}.{p.ext}").unlink(missing_ok=True)
+                (args.out / f"{p.name}.csv").unlink(missing_ok=True)
+        print(f"{args.out}: building {len(again)} variable-frame-rate videos again", file=sys.stderr)
     if args.relabel:
         todo = [p for p in plans if (args.out / f"{p.name}.{p.ext}").exists()]
         for p in plans:
