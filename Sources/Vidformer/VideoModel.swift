@@ -94,9 +94,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public static let timeSignalRange: ClosedRange<Float> = 0...16
     /// Tokens also carry a learned summary of their whole frame (nil: no, as in older configs).
     public var frameContext: Bool?
-    /// Frames that meet the contract's definition of black (at least `blackShare` of the
-    /// picture's pixels at or below 10% of the luma range, measured on every sampled frame) get
-    /// this label outright, whatever the network says (nil: none, as in older configs).
+    /// The label the contract's definition of black decides, whatever the network says: frames
+    /// with at least `blackShare` of the picture's pixels at or below 10% of the luma range
+    /// (measured on every sampled frame) get it, and no other frame does (nil: the network
+    /// decides every label, as in older configs).
     public var blackLabel: String?
     /// The share of black-level pixels that makes a frame black.
     public static let blackShare = 0.98

@@ -52,7 +52,7 @@ extension Commands {
             .flag("detail-dark", "With --detail: a fourth statistic, each patch's share of pixels at the black level."),
             .option("detail-gain", "<x>", "With --detail: multiply the statistics' token values by this, so a few numbers weigh as much as the pixels beside them.", default: "1"),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
-            .option("black-label", "<label>", "Frames that meet the contract's definition of black (>= 98% of pixels at or below 10% of the luma range) get this label outright when classifying.", default: "none"),
+            .option("black-label", "<label>", "Let the contract's definition of black (>= 98% of pixels at or below 10% of the luma range), measured on every frame, decide this label when classifying: frames that meet it get it, no others do.", default: "none"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
             .flag("resume", "Continue the run saved in --out."),
             .option("threads", "<n>", "Worker threads.", default: "the core count"),
