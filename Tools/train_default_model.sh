@@ -30,15 +30,16 @@ B=.build/release/vidformer
 # The model: 64x64 frames (fast bilinear, so snow keeps its texture) in 16x16 patches (16 tokens
 # a frame, each with its pixels, their change since the previous sample, and four detail
 # statistics of the patch measured on a 256x256 grey picture, multiplied by 8 so they weigh
-# beside the pixels) at 4 frames a second; the position sinusoid at a quarter of its size (a
-# picture replayed later then looks like its original); 3 reversible blocks of width 96 with
+# beside the pixels) and a 17th token, the whole frame shrunk to one patch, at 4 frames a
+# second; the position sinusoid at a quarter of its size (a picture replayed later then looks
+# like its original); 3 reversible blocks of width 96 with
 # 4 heads of 2-round LSH attention over chunks of 64 tokens, two of them look-back heads (they
 # see only frames at least 16 s earlier, beside a null key). Training pastes a synthetic
 # repeat into half the crops. Black is decided by the contract's definition, measured on every
 # sampled frame (--black-label black: at least 98% of pixels at or below 10% of the luma range).
 # The default model and the local-attention ablation train side by side, one thread each
 # (the same budget: 15 epochs over 100 videos; training is deterministic for a thread count).
-MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --detail 4 --detail-dark --detail-gain 8 --time-signal 0.25 --scaling fast --threads "${THREADS:-1}"
+MODEL_ARGS=(--labels content,black,bars,noise,frozen,repeat --size 64x64 --patch 16 --fps 4 --motion --detail 4 --detail-dark --detail-gain 8 --summary-token --time-signal 0.25 --scaling fast --threads "${THREADS:-1}"
             --d-model 96 --layers 3 --heads 4 --hashes 2 --chunk 64 --d-ff 384 --look-back-heads 2 --look-back-seconds 16
             --synthetic-repeats 0.5
             --epochs "$EPOCHS" --lr 0.001 --warmup 100 --tokens 16384 --seed 1 --val-split 0.1

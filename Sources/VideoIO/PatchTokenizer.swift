@@ -13,14 +13,22 @@
 /// patch's detail bytes, `detailGain * (b / 127.5 - 1)` each. The gain lets a handful of
 /// statistics weigh as much in the first linear layer as the hundreds of pixel values beside
 /// them (the layer's initial weights scale with one over the square root of the token width).
+///
+/// With `summary`, one more token follows a frame's patches: the whole frame shrunk to one
+/// patch (each pixel the mean of a `frameWidth/patch` x `frameHeight/patch` block, per
+/// channel), laid out and scaled as a patch is, with its own change since the previous frame's
+/// summary and the mean of the patches' detail bytes. Attention can then compare whole
+/// pictures (a picture shown again) as well as single patches, which can look alike anywhere.
 public struct PatchTokenizer: Sendable, Codable, Equatable {
     public let patch: Int
     public let frameWidth: Int, frameHeight: Int
     public let motion: Bool
     public let detail: Int
     public let detailGain: Float
+    public let summary: Bool
 
-    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false, detail: Int = 0, detailGain: Float = 1) {
+    public init(patch: Int, frameWidth: Int, frameHeight: Int, motion: Bool = false, detail: Int = 0, detailGain: Float = 1,
+                summary: Bool = false) {
         precondition(patch > 0 && frameWidth % patch == 0 && frameHeight % patch == 0,
                      "frame \(frameWidth)x\(frameHeight) is not a whole number of \(patch)-pixel patches")
         self.patch = patch
@@ -29,11 +37,14 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
         self.motion = motion
         self.detail = detail
         self.detailGain = detailGain
+        self.summary = summary
     }
 
     public var patchesAcross: Int { frameWidth / patch }
     public var patchesDown: Int { frameHeight / patch }
-    public var tokensPerFrame: Int { patchesAcross * patchesDown }
+    /// Patches per frame (tokens without the summary).
+    public var patchCount: Int { patchesAcross * patchesDown }
+    public var tokensPerFrame: Int { patchCount + (summary ? 1 : 0) }
     public var tokenWidth: Int { patch * patch * 3 * (motion ? 2 : 1) + detail }
 
     /// Appends `tokensPerFrame * tokenWidth` floats for `rgb` (frameHeight rows of frameWidth RGB
@@ -42,9 +53,9 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
     public func append(_ rgb: [UInt8], previous: [UInt8]? = nil, detail bytes: [UInt8] = [], to tokens: inout [Float]) {
         precondition(rgb.count == frameWidth * frameHeight * 3, "frame is not \(frameWidth)x\(frameHeight) RGB")
         precondition(previous == nil || previous!.count == rgb.count, "previous frame has another size")
-        precondition(bytes.count == tokensPerFrame * detail, "frame has \(bytes.count) detail bytes, expected \(tokensPerFrame * detail)")
+        precondition(bytes.count == patchCount * detail, "frame has \(bytes.count) detail bytes, expected \(patchCount * detail)")
         let start = tokens.count
-        tokens.append(contentsOf: repeatElement(0, count: tokensPerFrame * tokenWidth))
+        tokens.append(contentsOf: repeatElement(0, count: patchCount * tokenWidth))
         let p = patch, w = frameWidth, across = patchesAcross, width = tokenWidth
         let gain = detailGain, detailScale = detailGain / 127.5
         rgb.withUnsafeBufferPointer { src in
@@ -70,6 +81,45 @@ public struct PatchTokenizer: Sendable, Codable, Equatable {
                     }
                 }
             }
+        }
+        if summary { appendSummary(rgb, previous: previous, detail: bytes, to: &tokens) }
+    }
+
+    /// The whole frame as one patch: `frame` shrunk by block means (floats, RGB rows).
+    func shrunk(_ rgb: [UInt8]) -> [Float] {
+        let bx = frameWidth / patch, by = frameHeight / patch, w = frameWidth
+        let scale = 1 / Float(bx * by)
+        var out = [Float](repeating: 0, count: patch * patch * 3)
+        for y in 0..<patch {
+            for x in 0..<patch {
+                for c in 0..<3 {
+                    var sum = 0
+                    for yy in (y * by)..<((y + 1) * by) {
+                        for xx in (x * bx)..<((x + 1) * bx) { sum += Int(rgb[(yy * w + xx) * 3 + c]) }
+                    }
+                    out[(y * patch + x) * 3 + c] = Float(sum) * scale
+                }
+            }
+        }
+        return out
+    }
+
+    private func appendSummary(_ rgb: [UInt8], previous: [UInt8]?, detail bytes: [UInt8], to tokens: inout [Float]) {
+        let half = patch * patch * 3
+        let now = shrunk(rgb)
+        tokens.append(contentsOf: now.map { $0 * (1 / 127.5) - 1 })
+        if motion {
+            if let previous {
+                let before = shrunk(previous)
+                tokens.append(contentsOf: (0..<half).map { (now[$0] - before[$0]) * (1 / 127.5) })
+            } else {
+                tokens.append(contentsOf: repeatElement(0, count: half))
+            }
+        }
+        for k in 0..<detail {
+            var sum = 0
+            for p in 0..<patchCount { sum += Int(bytes[p * detail + k]) }
+            tokens.append(Float(sum) / Float(patchCount) * (detailGain / 127.5) - detailGain)
         }
     }
 

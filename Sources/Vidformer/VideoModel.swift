@@ -22,13 +22,16 @@ public struct FrameSettings: Codable, Sendable, Equatable {
     public var detailDark = false
     /// With `detail`: the statistics' token values are multiplied by this (older configs: 1).
     public var detailGain: Float = 1
+    /// Each frame also gets a summary token: the whole picture shrunk to one patch
+    /// (`PatchTokenizer.summary`; older configs: no).
+    public var summary = false
     /// Gains a config may hold (train's `--detail-gain` and `validate` check the same range).
     public static let detailGainLimit: Float = 64
 
     public init() {}
     public var tokenizer: PatchTokenizer {
         PatchTokenizer(patch: patch, frameWidth: width, frameHeight: height, motion: motion,
-                       detail: detailMeter?.features ?? 0, detailGain: detailGain)
+                       detail: detailMeter?.features ?? 0, detailGain: detailGain, summary: summary)
     }
     /// Bytes of one RGB frame.
     public var rgbBytes: Int { width * height * 3 }
@@ -36,7 +39,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         detail > 0 ? DetailMeter(patch: patch, scale: detail, frameWidth: width, frameHeight: height, dark: detailDark) : nil
     }
 
-    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail, detailDark, detailGain }
+    enum CodingKeys: String, CodingKey { case width, height, patch, fps, aspect, scaling, motion, detail, detailDark, detailGain, summary }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -50,6 +53,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         detail = try c.decodeIfPresent(Int.self, forKey: .detail) ?? 0
         detailDark = try c.decodeIfPresent(Bool.self, forKey: .detailDark) ?? false
         detailGain = try c.decodeIfPresent(Float.self, forKey: .detailGain) ?? 1
+        summary = try c.decodeIfPresent(Bool.self, forKey: .summary) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -64,6 +68,7 @@ public struct FrameSettings: Codable, Sendable, Equatable {
         if detail > 0 { try c.encode(detail, forKey: .detail) }
         if detailDark { try c.encode(detailDark, forKey: .detailDark) }
         if detailGain != 1 { try c.encode(detailGain, forKey: .detailGain) }
+        if summary { try c.encode(summary, forKey: .summary) }
     }
 
     /// Frame-source options that produce exactly these frames (callers add trimming and threads).

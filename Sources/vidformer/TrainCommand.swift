@@ -51,6 +51,7 @@ extension Commands {
             .option("detail", "<scale>", "Tokens also carry per-patch change and texture measured on a grey picture this many times sharper than the frame (0: off).", default: "0"),
             .flag("detail-dark", "With --detail: a fourth statistic, each patch's share of pixels at the black level."),
             .option("detail-gain", "<x>", "With --detail: multiply the statistics' token values by this, so a few numbers weigh as much as the pixels beside them.", default: "1"),
+            .flag("summary-token", "Each frame also gets a summary token: the whole picture shrunk to one patch, so attention can match whole pictures."),
             .option("cache", "<dir>", "Decoded-frame cache.", default: "<data>/.vidformer-cache"),
             .option("black-label", "<label>", "Let the contract's definition of black (>= 98% of pixels at or below 10% of the luma range), measured on every frame, decide this label when classifying: frames that meet it get it, no others do.", default: "none"),
             .option("min-segment", "<label=s,…>", "Shortest segment per label when classifying (shorter runs merge into neighbours).", default: "0.5 s each"),
@@ -75,6 +76,7 @@ extension Commands {
         frames.motion = p.has("motion")
         frames.detail = try p.int("detail") ?? 0
         frames.detailDark = p.has("detail-dark")
+        frames.summary = p.has("summary-token")
         guard !frames.detailDark || frames.detail > 0 else { throw CLIError.usage("--detail-dark needs --detail", command: "train") }
         guard (0...8).contains(frames.detail) else { throw CLIError.usage("--detail is a scale from 0 to 8", command: "train") }
         let gain = try p.double("detail-gain") ?? 1

@@ -203,6 +203,45 @@ struct FrameSourceTests {
         #expect(t.tokens(a, previous: a).enumerated().allSatisfy { $0.offset % 24 < 12 || $0.element == 0 })
     }
 
+    /// The summary token against a Double reference: a 12x8 frame with 4-pixel patches shrinks
+    /// by 3x2 block means to one 4x4 patch; its motion half is the change of that shrunk picture,
+    /// its detail the mean of the six patches' bytes with the gain; the patch tokens before it
+    /// are exactly those of the tokenizer without a summary.
+    @Test func summaryTokenIsTheWholeFrameShrunkToOnePatch() {
+        var rng = SystemRandomNumberGenerator()
+        let (w, h, p, k) = (12, 8, 4, 2)
+        let a = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let b = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let bytes = (0..<(6 * k)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let plain = PatchTokenizer(patch: p, frameWidth: w, frameHeight: h, motion: true, detail: k, detailGain: 3)
+        let t = PatchTokenizer(patch: p, frameWidth: w, frameHeight: h, motion: true, detail: k, detailGain: 3, summary: true)
+        #expect(t.patchCount == 6 && t.tokensPerFrame == 7 && t.tokenWidth == plain.tokenWidth)
+        let tokens = t.tokens(b, previous: a, detail: bytes)
+        let width = t.tokenWidth
+        #expect(tokens.count == 7 * width)
+        #expect(Array(tokens[..<(6 * width)]) == plain.tokens(b, previous: a, detail: bytes))
+        func shrunk(_ rgb: [UInt8], _ x: Int, _ y: Int, _ c: Int) -> Double {
+            var sum = 0.0
+            for yy in (2 * y)..<(2 * y + 2) { for xx in (3 * x)..<(3 * x + 3) { sum += Double(rgb[(yy * w + xx) * 3 + c]) } }
+            return sum / 6
+        }
+        let summary = Array(tokens[(6 * width)...])
+        var worst = 0.0
+        for y in 0..<p { for x in 0..<p { for c in 0..<3 {
+            let i = (y * p + x) * 3 + c
+            worst = max(worst, abs(Double(summary[i]) - (shrunk(b, x, y, c) / 127.5 - 1)))
+            worst = max(worst, abs(Double(summary[48 + i]) - (shrunk(b, x, y, c) - shrunk(a, x, y, c)) / 127.5))
+        } } }
+        for f in 0..<k {
+            let mean = (0..<6).map { Double(bytes[$0 * k + f]) }.reduce(0, +) / 6
+            worst = max(worst, abs(Double(summary[96 + f]) - 3 * (mean / 127.5 - 1)))
+        }
+        #expect(worst < 1e-5, "largest difference from the reference: \(worst)")
+        // Without a previous frame the change is zero, as for patches.
+        let first = t.tokens(b, detail: bytes)
+        #expect(first[(6 * width + 48)..<(6 * width + 96)].allSatisfy { $0 == 0 })
+    }
+
     @Test func blackAndWhiteMapToMinusOneAndOne() {
         let t = PatchTokenizer(patch: 4, frameWidth: 8, frameHeight: 4)
         #expect(t.tokens([UInt8](repeating: 0, count: 96)).allSatisfy { $0 == -1 })
