@@ -63,15 +63,27 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
     /// them a null key of score 0 and value 0: a query whose look-back finds nothing like itself
     /// attends mostly to nothing and returns about zero, so the size of the output says whether
     /// the past held a match. (This is how a head can tell that a picture was seen long ago.)
+    ///
+    /// With `shiftKeys` (LSH only; nil in older configs: off) these heads order their keys apart
+    /// from their queries, `distance` groups later (`AttentionLayout`), so a query's chunk holds
+    /// the keys it may see rather than its own recent past.
     public struct LookBack: Codable, Sendable, Equatable {
         public var heads: Int
         public var distance: Int
         public var group: Int
-        public init(heads: Int, distance: Int, group: Int = 1) {
+        public var shiftKeys: Bool?
+        public init(heads: Int, distance: Int, group: Int = 1, shiftKeys: Bool? = nil) {
             self.heads = heads
             self.distance = distance
             self.group = group
+            self.shiftKeys = shiftKeys
         }
+    }
+
+    /// The key shift head `head`'s layout uses (nil: keys and queries share one order).
+    public func keyShift(head: Int) -> (distance: Int, group: Int)? {
+        guard let l = lookBack, l.shiftKeys == true, head < l.heads, forHead(head).kind == .lsh else { return nil }
+        return (max(1, l.distance), max(1, l.group))
     }
 
     /// The key mask head `head` uses.

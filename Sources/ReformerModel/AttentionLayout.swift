@@ -6,6 +6,14 @@ import TensorCore
 /// Items are addressed by *slot*: `round * paddedLength + rank`. `order[slot]` is the original
 /// position (or -1), `slot(round, position)` the inverse; gathers in one direction are gathers by
 /// the inverse in the other, so no scatter is ever needed.
+///
+/// Shifted keys (look-back heads with `LookBack.shiftKeys`): every token is in the order twice,
+/// once as a query at its own group and once as a key at its group plus the look-back distance,
+/// sorted by (bucket, that group, keys before queries, position). In each bucket the keys just
+/// before a query are then exactly the ones it may see, the latest first, and the tokens it
+/// may not see (its own recent past, which fills a bucket when a picture stays alike) sort
+/// after it instead of taking its chunk. `order` holds the queries' positions (-1 at key
+/// slots), `keyOrder` the keys' (-1 at query slots).
 public struct AttentionLayout: Sendable {
     public let length: Int
     public let rounds: Int
@@ -20,6 +28,8 @@ public struct AttentionLayout: Sendable {
     public let wraps: Bool
     public private(set) var order: [Int32]
     public private(set) var slots: [Int32]
+    /// The keys' positions by slot when they are ordered apart from the queries (nil: `order`).
+    public private(set) var keyOrder: [Int32]?
 
     public var slotCount: Int { rounds * paddedLength }
     public var chunkCount: Int { slotCount / chunk }
@@ -27,10 +37,16 @@ public struct AttentionLayout: Sendable {
 
     /// The layout an attention kind uses; `buckets` (`rounds x length`, LSH only) must be given
     /// when hashing is in use.
-    public static func make(config: AttentionConfig, length: Int, buckets: UnsafePointer<Int32>?) -> AttentionLayout {
+    /// `shift` (LSH only): order keys apart, `distance` groups of `group` positions later.
+    public static func make(config: AttentionConfig, length: Int, buckets: UnsafePointer<Int32>?,
+                            shift: (distance: Int, group: Int)? = nil) -> AttentionLayout {
         let c = config.chunk
         if config.usesHashing(length: length) {
             let nb = config.bucketCount(length: length)
+            if let shift {
+                return AttentionLayout(length: length, rounds: config.rounds, chunk: c, buckets: buckets!, bucketCount: nb,
+                                       shift: shift)
+            }
             let padded = (length + c - 1) / c * c
             return AttentionLayout(length: length, rounds: config.rounds, chunk: c, queryBlock: c, padded: padded,
                                    neighbours: [-1, 0], wraps: true, buckets: buckets!, bucketCount: nb)
@@ -77,6 +93,53 @@ public struct AttentionLayout: Sendable {
                 slots[r * length + t] = Int32(slot)
             }
         }
+    }
+
+    /// The shifted-key layout: `2 · length` items a round, padded to whole chunks.
+    init(length: Int, rounds: Int, chunk: Int, buckets: UnsafePointer<Int32>, bucketCount: Int, shift: (distance: Int, group: Int)) {
+        self.length = length
+        self.rounds = rounds
+        self.chunk = chunk
+        queryBlock = chunk
+        let padded = (2 * length + chunk - 1) / chunk * chunk
+        paddedLength = padded
+        neighbours = [-1, 0]
+        wraps = true
+        order = [Int32](repeating: -1, count: rounds * padded)
+        var keys = [Int32](repeating: -1, count: rounds * padded)
+        slots = [Int32](repeating: 0, count: rounds * length)
+        let g = max(1, shift.group), d = shift.distance
+        var starts = [Int](repeating: 0, count: bucketCount + 1)
+        var sorted = [Int](repeating: 0, count: length)
+        for r in 0..<rounds {
+            // Counting sort by bucket (stable), then merge each bucket's queries and keys.
+            for i in starts.indices { starts[i] = 0 }
+            let b = buckets + r * length
+            for t in 0..<length { starts[Int(b[t]) + 1] += 1 }
+            for i in 1..<starts.count { starts[i] += starts[i - 1] }
+            var fill = starts
+            for t in 0..<length {
+                sorted[fill[Int(b[t])]] = t
+                fill[Int(b[t])] += 1
+            }
+            var slot = r * padded
+            for bucket in 0..<bucketCount {
+                var i = starts[bucket], j = starts[bucket]
+                let end = starts[bucket + 1]
+                while i < end || j < end {
+                    if j < end && (i == end || sorted[j] / g + d <= sorted[i] / g) {
+                        keys[slot] = Int32(sorted[j])
+                        j += 1
+                    } else {
+                        order[slot] = Int32(sorted[i])
+                        slots[r * length + sorted[i]] = Int32(slot)
+                        i += 1
+                    }
+                    slot += 1
+                }
+            }
+        }
+        keyOrder = keys
     }
 
     /// Slot ranges (start slot of each key chunk) that a query block reads its keys from.

@@ -54,12 +54,15 @@ public enum ChunkedAttention {
                     }
                 }
             }
+        }
+        // Keys come from the same order, or from their own when the layout shifts them.
+        (layout.keyOrder ?? layout.order).withUnsafeBufferPointer { keyOrder in
             scratch.kpos.withUnsafeMutableBufferPointer { kpos in
                 scratch.k.withUnsafeMutableBufferPointer { k in
                     scratch.v.withUnsafeMutableBufferPointer { vv in
                         for j in layout.keyChunks(forBlock: block) {
                             for i in 0..<layout.chunk {
-                                let p = order[j * layout.chunk + i]
+                                let p = keyOrder[j * layout.chunk + i]
                                 kpos[nk] = p
                                 let kd = k.baseAddress! + nk * width, vd = vv.baseAddress! + nk * width
                                 if p >= 0 {

@@ -166,7 +166,8 @@ struct HeadState {
         let cfg = config
         if cfg.usesHashing(length: length) {
             layout = buckets.withUnsafeBufferPointer { b in
-                AttentionLayout.make(config: cfg, length: length, buckets: b.baseAddress! + head * rounds * length)
+                AttentionLayout.make(config: cfg, length: length, buckets: b.baseAddress! + head * rounds * length,
+                                     shift: layer.config.keyShift(head: head))
             }
         } else {
             layout = AttentionLayout.make(config: cfg, length: length, buckets: nil)

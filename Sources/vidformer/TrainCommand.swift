@@ -30,6 +30,7 @@ extension Commands {
             .option("chunk", "<n>", "Attention chunk length.", default: "64"),
             .option("look-back-heads", "<n>", "Heads per layer that see only frames at least --look-back-seconds earlier (with a null key, so they can tell a picture seen long ago).", default: "0"),
             .option("look-back-seconds", "<s>", "How far back look-back heads start.", default: "16"),
+            .flag("look-back-shift", "Look-back heads order their keys apart, as if the look-back distance later, so hashing finds the far past a query may see instead of its recent past (LSH only; other attention kinds ignore it)."),
             .option("local-heads", "<n>", "With LSH attention: heads per layer (the last ones) that attend to their neighbours in time instead of hashing.", default: "0"),
             .option("time-signal", "<x>", "Scale of the fixed time signal in the position embeddings (smaller: a picture shown twice looks more alike).", default: "1"),
             .flag("frame-context", "Each token also gets a learned summary of its whole frame, so attention compares pictures, not single patches."),
@@ -97,7 +98,11 @@ extension Commands {
         }
         if lookBackHeads > 0 {
             network.attention.lookBack = AttentionConfig.LookBack(heads: lookBackHeads, distance: max(1, Int((lookBackSeconds * frames.fps).rounded())),
-                                                                  group: frames.tokenizer.tokensPerFrame)
+                                                                  group: frames.tokenizer.tokensPerFrame,
+                                                                  shiftKeys: p.has("look-back-shift") ? true : nil)
+        }
+        guard !p.has("look-back-shift") || lookBackHeads > 0 else {
+            throw CLIError.usage("--look-back-shift needs --look-back-heads", command: "train")
         }
         let localHeads = try p.int("local-heads") ?? 0
         if localHeads != 0 { network.attention.localHeads = localHeads }

@@ -9,7 +9,7 @@ struct AttentionCase: CustomStringConvertible {
     var length: Int
     var width = 12
     var description: String {
-        let back = config.lookBack.map { " lookBack=\($0.heads)h/\($0.distance)x\($0.group)" } ?? ""
+        let back = config.lookBack.map { " lookBack=\($0.heads)h/\($0.distance)x\($0.group)\($0.shiftKeys == true ? " shifted" : "")" } ?? ""
         let local = config.localHeads.map { " localHeads=\($0)" } ?? ""
         return "\(config.kind) r=\(config.rounds) c=\(config.chunk) causal=\(config.causal)\(back)\(local) L=\(length)"
     }
@@ -41,6 +41,13 @@ let attentionCases: [AttentionCase] = [
                                           lookBack: .init(heads: 1, distance: 2, group: 3)), length: 18),
     AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 3, chunk: 5, buckets: 2,
                                           lookBack: .init(heads: 2, distance: 1, group: 2)), length: 17),
+    // The same with shifted keys (their own order, `distance` groups later), padded lengths too.
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 2, chunk: 4, buckets: 4,
+                                          lookBack: .init(heads: 1, distance: 2, group: 3, shiftKeys: true)), length: 18),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 2, headWidth: 4, rounds: 3, chunk: 5, buckets: 2,
+                                          lookBack: .init(heads: 2, distance: 1, group: 2, shiftKeys: true)), length: 17),
+    AttentionCase(config: AttentionConfig(kind: .lsh, heads: 3, headWidth: 4, rounds: 2, chunk: 4, buckets: 4,
+                                          lookBack: .init(heads: 1, distance: 3, group: 1, shiftKeys: true), localHeads: 1), length: 21),
     AttentionCase(config: AttentionConfig(kind: .local, heads: 2, headWidth: 4, chunk: 4,
                                           lookBack: .init(heads: 1, distance: 1, group: 3)), length: 15),
     AttentionCase(config: AttentionConfig(kind: .full, heads: 2, headWidth: 4, lookBack: .init(heads: 2, distance: 3, group: 2)), length: 14),
@@ -136,6 +143,65 @@ let attentionCases: [AttentionCase] = [
                 for t in 0..<length { #expect(Int(layout.order[layout.slot(round: r, position: t)]) == t) }
             }
         }
+    }
+
+    /// Shifted keys: each round holds every position once as a query and once as a key, the
+    /// inverse finds each query's slot, and within a bucket the keys before a query are exactly
+    /// those it may see (at least `distance` groups earlier) — none of the others.
+    @Test func shiftedKeysPrecedeExactlyTheQueriesThatMaySeeThem() {
+        var g = SeededGenerator(seed: 5)
+        for trial in 0..<60 {
+            let length = [1, 5, 17, 64, 101][trial % 5], rounds = 1 + trial % 2, nb = [2, 4, 8][trial % 3]
+            let (distance, group) = ([1, 2, 5][trial % 3], [1, 3, 16][trial % 3])
+            let buckets = (0..<(rounds * length)).map { _ in Int32(g.next() % UInt64(nb)) }
+            let layout = buckets.withUnsafeBufferPointer { b in
+                AttentionLayout(length: length, rounds: rounds, chunk: 4, buckets: b.baseAddress!, bucketCount: nb,
+                                shift: (distance, group))
+            }
+            let keys = layout.keyOrder!
+            #expect(layout.paddedLength == (2 * length + 3) / 4 * 4)
+            for r in 0..<rounds {
+                let base = r * layout.paddedLength
+                let q = (0..<layout.paddedLength).map { Int(layout.order[base + $0]) }
+                let k = (0..<layout.paddedLength).map { Int(keys[base + $0]) }
+                #expect(q.filter { $0 >= 0 }.sorted() == Array(0..<length) && k.filter { $0 >= 0 }.sorted() == Array(0..<length))
+                #expect(zip(q, k).allSatisfy { $0 < 0 || $1 < 0 }, "a slot holds a query or a key, not both")
+                for t in 0..<length { #expect(Int(layout.order[layout.slot(round: r, position: t)]) == t) }
+                let bucket = { (p: Int) in Int(buckets[r * length + p]) }
+                for (slot, pq) in q.enumerated() where pq >= 0 {
+                    let before = Set(k[..<slot].filter { $0 >= 0 && bucket($0) == bucket(pq) })
+                    let visible = Set((0..<length).filter { bucket($0) == bucket(pq) && $0 / group <= pq / group - distance })
+                    #expect(before == visible, "trial \(trial) round \(r) query \(pq)")
+                }
+            }
+        }
+    }
+
+    /// Why keys are shifted: one bucket holding 40 alike tokens, a look-back of 8. Sharing one
+    /// order, the last query's two chunks hold only its recent past (nothing it may see); with
+    /// shifted keys they hold the latest tokens it may see (four: in this steady bucket queries
+    /// and keys alternate, so half of the eight slots are keys).
+    @Test func shiftedKeysReachPastARecentCrowd() {
+        let length = 40
+        let buckets = [Int32](repeating: 0, count: length)
+        let config = AttentionConfig(kind: .lsh, heads: 1, headWidth: 4, rounds: 1, chunk: 4, buckets: 2,
+                                     lookBack: .init(heads: 1, distance: 8, group: 1))
+        let mask = config.mask(head: 0)
+        func visibleKeys(_ layout: AttentionLayout) -> [Int] {
+            let slot = layout.slot(round: 0, position: length - 1)
+            let keys = layout.keyOrder ?? layout.order
+            return layout.keyChunks(forBlock: slot / layout.queryBlock).flatMap { j in
+                (0..<layout.chunk).map { Int(keys[j * layout.chunk + $0]) }
+            }.filter { $0 >= 0 && $0 <= length - 1 - mask.lookBack }.sorted()
+        }
+        let shared = buckets.withUnsafeBufferPointer { AttentionLayout.make(config: config, length: length, buckets: $0.baseAddress!) }
+        var shiftedConfig = config
+        shiftedConfig.lookBack?.shiftKeys = true
+        let shifted = buckets.withUnsafeBufferPointer {
+            AttentionLayout.make(config: shiftedConfig, length: length, buckets: $0.baseAddress!, shift: shiftedConfig.keyShift(head: 0))
+        }
+        #expect(visibleKeys(shared).isEmpty)
+        #expect(visibleKeys(shifted) == Array(28...31))
     }
 
     @Test func oneRoundWithChunkCoveringTheSequenceEqualsFullAttention() {

@@ -46,10 +46,27 @@ enum Reference {
             let hashing = !localHead && config.usesHashing(length: L)
             let rounds = hashing ? config.rounds : 1
             var order: [Int] = []
+            // Shifted keys: keys get their own order (queries' slots hold -1 there, and the other way round).
+            var keyOrder: [Int]? = nil
             let c: Int
             var neighbours: [Int]
             var wraps = false
-            if hashing {
+            if hashing, let back = lookBack, back.shiftKeys == true {
+                // Every token twice: a query at its group, a key at its group plus the distance;
+                // a library sort by (bucket, group, key before query, position).
+                c = config.chunk
+                let padded = (2 * L + c - 1) / c * c
+                var keys: [Int] = []
+                for r in 0..<rounds {
+                    let b = (0..<L).map { Int(buckets[(h * rounds + r) * L + $0]) }
+                    let items = (0..<L).map { (b[$0], $0 / back.group, 1, $0) } + (0..<L).map { (b[$0], $0 / back.group + back.distance, 0, $0) }
+                    let sorted = items.sorted { ($0.0, $0.1, $0.2, $0.3) < ($1.0, $1.1, $1.2, $1.3) }
+                    order += sorted.map { $0.2 == 1 ? $0.3 : -1 } + Array(repeating: -1, count: padded - 2 * L)
+                    keys += sorted.map { $0.2 == 0 ? $0.3 : -1 } + Array(repeating: -1, count: padded - 2 * L)
+                }
+                keyOrder = keys
+                neighbours = [-1, 0]; wraps = true
+            } else if hashing {
                 c = config.chunk
                 let padded = (L + c - 1) / c * c
                 for r in 0..<rounds {
@@ -84,7 +101,7 @@ enum Reference {
                 var scores: [Double] = [], values: [[Double]] = []
                 for j in keyChunks {
                     for i in 0..<c {
-                        let pk = order[j * c + i]
+                        let pk = (keyOrder ?? order)[j * c + i]
                         let key = pk >= 0 ? khat(pk) : [Double](repeating: 0, count: dk)
                         var s = zip(query, key).map(*).reduce(0, +)
                         if let back = lookBack {

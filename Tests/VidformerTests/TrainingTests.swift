@@ -80,18 +80,22 @@ struct TrainingTests {
         #expect(weights[0] == weights[1])
     }
 
-    /// The summary token reaches the model: recorded in the config, one more token a frame (so
-    /// look-back groups are 17 tokens), and the saved model trains, loads and classifies every frame.
+    /// The summary token and shifted look-back keys reach the model: recorded in the config, one
+    /// more token a frame (so look-back groups are 17 tokens), and the saved model trains, loads
+    /// and classifies every frame; shifted keys without look-back heads are a usage error.
     @Test func summaryTokenTrainsAndClassifies() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("vidformer-summary-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--epochs", "1", "--val-split", "0",
                                           "--look-back-heads", "1", "--look-back-seconds", "1", "--motion", "--detail", "2",
-                                          "--summary-token", "--mirror"] + tinyModelArgs)
+                                          "--summary-token", "--mirror", "--look-back-shift"] + tinyModelArgs)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(contentsOf: URL(fileURLWithPath: "\(out)/config.json")))
         #expect(config.frames.summary && config.frames.tokenizer.tokensPerFrame == 17)
         #expect(config.classifierConfig.tokensPerFrame == 17 && config.network.attention.lookBack?.group == 17)
+        // Shifted look-back keys: recorded, and used by the head that looks back (only it).
+        #expect(config.network.attention.lookBack?.shiftKeys == true)
+        #expect(config.network.attention.keyShift(head: 0)! == (4, 17) && config.network.attention.keyShift(head: 1) == nil)
         let c = try run(vidformerBinary, ["classify", "--model", out, "--format", "json", "--frames", "\(labelledFolder)/v1.mp4"])
         #expect(c.status == 0, "\(c.stderr)")
         let json = try JSONSerialization.jsonObject(with: c.stdout) as? [String: Any]
@@ -100,6 +104,8 @@ struct TrainingTests {
         let sampling = (try JSONSerialization.jsonObject(with: probe.stdout) as? [String: Any])?["sampling"] as? [String: Any]
         let sampled = sampling?["frames"] as? Int
         #expect(!frames.isEmpty && frames.count == sampled, "\(frames.count) frames labelled, probe says \(String(describing: sampled))")
+        let shift = try run(vidformerBinary, ["train", "--data", labelledFolder, "--out", out, "--look-back-shift"] + tinyModelArgs)
+        #expect(shift.status == 64 && shift.stderr.contains("--look-back-shift needs --look-back-heads"), "\(shift.stderr)")
     }
 
     /// Look-back heads and augmentation reach the model: the config records them, the model
