@@ -82,8 +82,9 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
 
     /// The key shift head `head`'s layout uses (nil: keys and queries share one order).
     public func keyShift(head: Int) -> (distance: Int, group: Int)? {
-        guard let l = lookBack, l.shiftKeys == true, head < l.heads, forHead(head).kind == .lsh else { return nil }
-        return (max(1, l.distance), max(1, l.group))
+        guard lookBack?.shiftKeys == true, forHead(head).kind == .lsh else { return nil }
+        let m = mask(head: head)
+        return m.lookBack > 0 ? (m.lookBack, m.group) : nil
     }
 
     /// The key mask head `head` uses.

@@ -78,20 +78,28 @@ public struct AttentionLayout: Sendable {
             for t in 0..<length { order[t] = Int32(t); slots[t] = Int32(t) }
             return
         }
-        // Counting sort per round: O(L + nb), stable, so ties keep position order.
-        var counts = [Int](repeating: 0, count: bucketCount + 1)
+        var starts = [Int](repeating: 0, count: bucketCount + 1)
+        var sorted = [Int](repeating: 0, count: length)
         for r in 0..<rounds {
-            for i in counts.indices { counts[i] = 0 }
-            let b = buckets + r * length
-            for t in 0..<length { counts[Int(b[t]) + 1] += 1 }
-            for i in 1..<counts.count { counts[i] += counts[i - 1] }
-            for t in 0..<length {
-                let rank = counts[Int(b[t])]
-                counts[Int(b[t])] += 1
+            Self.sortByBucket(buckets + r * length, length: length, sorted: &sorted, starts: &starts)
+            for (rank, t) in sorted.enumerated() {
                 let slot = r * padded + rank
                 order[slot] = Int32(t)
                 slots[r * length + t] = Int32(slot)
             }
+        }
+    }
+
+    /// Counting sort of positions by bucket: O(L + nb), stable, so ties keep position order.
+    /// `sorted` gets the positions, `starts[b]` where bucket `b` begins in it (`starts[nb] = L`).
+    static func sortByBucket(_ b: UnsafePointer<Int32>, length: Int, sorted: inout [Int], starts: inout [Int]) {
+        for i in starts.indices { starts[i] = 0 }
+        for t in 0..<length { starts[Int(b[t]) + 1] += 1 }
+        for i in 1..<starts.count { starts[i] += starts[i - 1] }
+        var fill = starts
+        for t in 0..<length {
+            sorted[fill[Int(b[t])]] = t
+            fill[Int(b[t])] += 1
         }
     }
 
@@ -112,16 +120,8 @@ public struct AttentionLayout: Sendable {
         var starts = [Int](repeating: 0, count: bucketCount + 1)
         var sorted = [Int](repeating: 0, count: length)
         for r in 0..<rounds {
-            // Counting sort by bucket (stable), then merge each bucket's queries and keys.
-            for i in starts.indices { starts[i] = 0 }
-            let b = buckets + r * length
-            for t in 0..<length { starts[Int(b[t]) + 1] += 1 }
-            for i in 1..<starts.count { starts[i] += starts[i - 1] }
-            var fill = starts
-            for t in 0..<length {
-                sorted[fill[Int(b[t])]] = t
-                fill[Int(b[t])] += 1
-            }
+            // Sort by bucket, then merge each bucket's queries and keys.
+            Self.sortByBucket(buckets + r * length, length: length, sorted: &sorted, starts: &starts)
             var slot = r * padded
             for bucket in 0..<bucketCount {
                 var i = starts[bucket], j = starts[bucket]
