@@ -263,10 +263,14 @@ class Plan:
                     s, start, end, latest = rng.choice(options)
                     length = min(float(end - start), rng.uniform(3, 15))
                     first = rng.uniform(float(start), min(float(end) - length, float(latest)))
-                    offset = first - float(self.seconds(s["start"]))
-                    spec = dict(s["spec"], offset=s["spec"]["offset"] + offset)
-                    self.add("content", "repeat", length, spec=spec, fade_in=0, fade_out=0, degrade=True,
-                             original=round(first, 3))
+                    # The replay is the original segment rendered again by the same command, its
+                    # first `skip` frames dropped: the very frames it showed. (Rendering from a
+                    # later offset instead gave other frames: a photo's pan is timed in the
+                    # image's own time base and drifted by a few frames.)
+                    skip = max(0, round((first - float(self.seconds(s["start"]))) * self.rate))
+                    first = self.seconds(s["start"] + skip)
+                    self.add("content", "repeat", length, spec=dict(s["spec"]), skip=skip, fade_in=0, fade_out=0,
+                             degrade=True, original=round(float(first), 3))
                     continue
                 fault = "frozen"
             if fault == "black":
@@ -294,16 +298,23 @@ def source_graph(plan, spec, start, frames):
     fit = f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
     kind = spec["source"]
     if kind == "clip":
-        return ["-ss", f"{start:.4f}", "-i", spec["path"]], f"fps={rate},{fit}"
+        # Seek on the output side: the clip is decoded from its start and frames before `start`
+        # dropped. (Seeking the input jumps to the packet flagged key before `start`, which in
+        # some clips, cockatoo.mp4 among them, is not a clean entry point: the frames came out
+        # as corrupt green blocks, so a "repeat" did not show its original.)
+        return ["-i", spec["path"], *(["-ss", f"{start:.4f}"] if start else [])], f"fps={rate},{fit}"
     if kind == "photo":
         dx, dy = spec["direction"]
         z, total = spec["zoom"], spec["length"]
         px = f"(iw-ow)*({0.5 - 0.5 * dx}+{dx}*(t+{start:.4f})/{total:.3f})"
         py = f"(ih-oh)*({0.5 - 0.5 * dy}+{dy}*(t+{start:.4f})/{total:.3f})"
-        # Scale the photo once, then loop the scaled picture (decoding a large JPEG per frame is slow).
+        # Scale the photo once, then loop the scaled picture (decoding a large JPEG per frame is slow),
+        # one frame per tick of the video's own time base and rate. (Without them the stream kept
+        # the image's 25 fps and a raw render dropped every sixth frame at 30 fps, in another
+        # phase for a replay, whose pan then drifted from its original.)
         return (["-i", spec["path"]],
                 f"scale={int(w * z) // 2 * 2}:{int(h * z) // 2 * 2}:force_original_aspect_ratio=increase,"
-                f"loop=loop=-1:size=1,setpts=N/({rate})/TB,crop={w}:{h}:x='{px}':y='{py}',setsar=1")
+                f"loop=loop=-1:size=1,settb={r.denominator}/{r.numerator},setpts=N,fps={rate},crop={w}:{h}:x='{px}':y='{py}',setsar=1")
     trim = f"trim=start={start:.4f}:duration={dur:.4f},setpts=PTS-STARTPTS"
     if kind == "mandelbrot":
         src = (f"mandelbrot=s=320x240:r={rate}:maxiter=256:start_x={spec['x']}:start_y={spec['y']}:"
@@ -317,7 +328,11 @@ def source_graph(plan, spec, start, frames):
         src = (f"cellauto=s={w // c}x{h // c}:r={rate}:rule={spec['rule']}:seed={spec['seed']}:random_fill_ratio=0.5:"
                f"scroll=1,scale={w}:{h}:flags=neighbor")
     else:
-        src = f"gradients=s={w}x{h}:r={rate}:seed={spec['seed']}:n={spec['colors']}:speed={spec['speed']:.4f}"
+        # Colours are given: left to itself the generator draws them afresh on every run whatever
+        # its seed, and a replayed stretch would not show the original's colours.
+        palette = random.Random(spec["seed"])
+        colors = ":".join(f"c{i}=0x{palette.randrange(1 << 24):06x}" for i in range(spec["colors"]))
+        src = f"gradients=s={w}x{h}:r={rate}:seed={spec['seed']}:n={spec['colors']}:{colors}:speed={spec['speed']:.4f}"
     return ["-f", "lavfi", "-i", src], f"{trim},{fit}"
 
 
@@ -326,7 +341,10 @@ def segment_command(plan, seg):
     rate = f"{r.numerator}/{r.denominator}"
     n = seg["frames"]
     if seg["kind"] == "content":
-        inputs, chain = source_graph(plan, seg["spec"], seg["spec"]["offset"], n)
+        skip = seg.get("skip", 0)
+        inputs, chain = source_graph(plan, seg["spec"], seg["spec"]["offset"], skip + n)
+        if skip:
+            chain += f",trim=start_frame={skip},setpts=PTS-STARTPTS"
         d = float(n / r)
         if seg.get("fade_in"):
             chain += f",fade=t=in:st=0:d={seg['fade_in']:.3f}"
@@ -382,6 +400,33 @@ def segment_frames(plan, seg, frame_bytes):
             raise RuntimeError(f"{plan.name}: ffmpeg failed on {seg['kind']} segment: {' '.join(p.args)}")
 
 
+REPEAT_TOLERANCE = 12.0  # mean luma difference of 16x16 thumbnails a re-encoded replay stays under
+
+
+def check_repeats(plan, thumbs):
+    """For each repeat: the median over its frames of the mean absolute luma difference (16x16
+    block means, 0-255) from the original frame it replays (best of the frame and its two
+    neighbours). The re-encode keeps it to a few levels; a replay that does not show its
+    original (a generator that is not reproducible, a clip that does not decode) stands out and
+    is reported."""
+    out = []
+    for seg in plan.segments:
+        if seg["label"] != "repeat":
+            continue
+        first = round(seg["original"] * plan.rate)
+        diffs = []
+        for k in range(seg["frames"]):
+            a = thumbs[seg["start"] + k]
+            near = [thumbs[j] for j in (first + k - 1, first + k, first + k + 1) if 0 <= j < len(thumbs)]
+            diffs.append(min(float(np.abs(a - b).mean()) for b in near))
+        median = round(float(np.median(diffs)), 2)
+        out.append(median)
+        if median > REPEAT_TOLERANCE:
+            print(f"{plan.name}: the repeat at frame {seg['start']} differs from its original by {median} "
+                  f"(luma levels; tolerance {REPEAT_TOLERANCE}); source {seg['spec']['source']}", file=sys.stderr)
+    return out
+
+
 def render(plan, out_dir, relabel=False):
     w, h, r = plan.width, plan.height, plan.rate
     frame_bytes = w * h * 3 // 2
@@ -400,6 +445,8 @@ def render(plan, out_dir, relabel=False):
     labels = []
     # same[i]: frame i is bit-identical to frame i-1 (what went into the encoder).
     same = []
+    # thumbs[i]: frame i's luma as 16x16 block means, to check that every repeat shows its original.
+    thumbs = []
     last = None
     previous = None
     for seg in plan.segments:
@@ -418,6 +465,7 @@ def render(plan, out_dir, relabel=False):
             dark = np.count_nonzero(y <= BLACK_LUMA) / y.size >= BLACK_SHARE
             labels.append("black" if dark else seg["label"])
             same.append(f == previous)
+            thumbs.append(y.reshape(h, w)[: h // 16 * 16, : w // 16 * 16].reshape(16, h // 16, 16, w // 16).mean(axis=(1, 3)))
             previous = f
             if enc:
                 enc.stdin.write(f)
@@ -426,6 +474,7 @@ def render(plan, out_dir, relabel=False):
         enc.stdin.close()
         if enc.wait() != 0:
             raise RuntimeError(f"{plan.name}: encoder failed")
+    repeat_check = check_repeats(plan, thumbs)
     # A picture held for >= 2 s is frozen (the contract), whatever segment it is in: the frames
     # after its first showing, as with the holds. Black and bars come before frozen.
     hold_frames = math.ceil(2 * r)
@@ -458,7 +507,7 @@ def render(plan, out_dir, relabel=False):
     for l in labels:
         counts[l] = counts.get(l, 0) + 1
     return dict(video=path.name, width=w, height=h, rate=str(r), codec=plan.codec, vfr=plan.vfr,
-                seconds=round(float(len(labels) / r), 3), frames_by_label=counts,
+                seconds=round(float(len(labels) / r), 3), frames_by_label=counts, repeat_check=repeat_check,
                 segments=[{k: (str(v) if isinstance(v, Fraction) else v) for k, v in s.items() if k != "spec"} |
                           ({"source": s["spec"]["source"], "path": s["spec"].get("path")} if "spec" in s else {})
                           for s in plan.segments])
