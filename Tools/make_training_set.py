@@ -267,10 +267,11 @@ class Plan:
                     # first `skip` frames dropped: the very frames it showed. (Rendering from a
                     # later offset instead gave other frames: a photo's pan is timed in the
                     # image's own time base and drifted by a few frames.)
-                    skip = max(0, round((first - float(self.seconds(s["start"]))) * self.rate))
-                    first = self.seconds(s["start"] + skip)
-                    self.add("content", "repeat", length, spec=dict(s["spec"]), skip=skip, fade_in=0, fade_out=0,
-                             degrade=True, original=round(float(first), 3))
+                    into = max(0, round((first - float(self.seconds(s["start"]))) * self.rate))
+                    first = self.seconds(s["start"] + into)
+                    # (The original may itself be a replay, which skipped frames of its own.)
+                    self.add("content", "repeat", length, spec=dict(s["spec"]), skip=s.get("skip", 0) + into,
+                             fade_in=0, fade_out=0, degrade=True, original=round(float(first), 3))
                     continue
                 fault = "frozen"
             if fault == "black":
