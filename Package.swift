@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Vidformer", dependencies: ["VideoIO", "ReformerModel", "TensorCore"]),
 
         // MARK: The executable: argument parsing, commands, progress display
-        .executableTarget(name: "vidformer", dependencies: ["Vidformer"]),
+        .executableTarget(name: "vidformer", dependencies: ["Vidformer", "TensorCore"]),
 
         // MARK: Fuzzing (Tools/fuzz.sh builds it with -sanitize=fuzzer; a plain build is a replayer)
         .executableTarget(name: "vidformer-fuzz", dependencies: ["Vidformer", "VideoIO", "ReformerModel"], path: "Sources/vidformer-fuzz"),
@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "_TestSupport"]),
         .testTarget(name: "ReformerModelTests", dependencies: ["ReformerModel", "TensorCore", "_TestSupport"]),
-        .testTarget(name: "VidformerTests", dependencies: ["Vidformer", "vidformer", "vidformer-fuzz", "_TestSupport"]),
+        .testTarget(name: "VidformerTests", dependencies: ["Vidformer", "TensorCore", "vidformer", "vidformer-fuzz", "_TestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Vidformer
 import VideoIO
+import TensorCore
 
 /// Entry point: picks the subcommand, parses its arguments, renders errors in one place.
 enum Main {
@@ -81,4 +82,13 @@ enum Main {
     }
 }
 
+#if os(Linux)
+// OpenBLAS on a CPU it does not recognise runs its slowest kernels; start again with the right
+// ones before anything is read or written (BLASKernels). If exec fails, carry on as we are.
+if let coreType = BLASKernels.betterCoreType(environment: ProcessInfo.processInfo.environment,
+                                             coreName: BLASKernels.coreName, cpuFlags: BLASKernels.cpuFlags()) {
+    setenv("OPENBLAS_CORETYPE", coreType, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
+}
+#endif
 exit(Main.run(Array(CommandLine.arguments.dropFirst())))

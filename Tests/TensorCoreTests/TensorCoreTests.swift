@@ -128,3 +128,34 @@ func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transA:
         #expect(Kernels.exp(0) == 1)
     }
 }
+
+@Suite struct BLASKernelTests {
+    @Test func preferredCoreTypeFollowsTheCPUFeatures() {
+        let avx512: Set<String> = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"]
+        #expect(BLASKernels.preferredCoreType(flags: avx512) == "SkylakeX")
+        // AVX-512 without the byte/word instructions the SkylakeX kernels use: Haswell's.
+        #expect(BLASKernels.preferredCoreType(flags: avx512.subtracting(["avx512bw"])) == "Haswell")
+        #expect(BLASKernels.preferredCoreType(flags: ["avx", "avx2", "fma"]) == "Haswell")
+        #expect(BLASKernels.preferredCoreType(flags: ["avx", "avx2"]) == "Sandybridge")
+        #expect(BLASKernels.preferredCoreType(flags: ["sse2", "sse4_2"]) == nil)
+    }
+
+    @Test func restartsOnlyFromTheGenericKernelsAndNeverAgainstTheUser() {
+        let flags: Set<String> = ["avx", "avx2", "fma"]
+        #expect(BLASKernels.betterCoreType(environment: [:], coreName: "Prescott", cpuFlags: flags) == "Haswell")
+        #expect(BLASKernels.betterCoreType(environment: [:], coreName: "Haswell", cpuFlags: flags) == nil)
+        #expect(BLASKernels.betterCoreType(environment: [:], coreName: "SkylakeX", cpuFlags: flags) == nil)
+        #expect(BLASKernels.betterCoreType(environment: ["OPENBLAS_CORETYPE": "Prescott"], coreName: "Prescott", cpuFlags: flags) == nil)
+        #expect(BLASKernels.betterCoreType(environment: [:], coreName: "Prescott", cpuFlags: ["sse3"]) == nil)
+    }
+
+    @Test func readsTheFlagsOfProcCpuinfo() throws {
+        let path = NSTemporaryDirectory() + "cpuinfo-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse2 avx avx2 fma\tavx512f\n\n" +
+            "processor\t: 1\nflags\t\t: fpu\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(BLASKernels.cpuFlags(cpuinfo: path) == ["fpu", "sse2", "avx", "avx2", "fma", "avx512f"])
+        #expect(BLASKernels.cpuFlags(cpuinfo: path + "-missing") == [])
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TensorCore
 import _TestSupport
 
 @Suite struct CommandLineTests {
@@ -14,6 +15,22 @@ import _TestSupport
         for section in ["USAGE: vidformer probe", "ARGUMENTS:", "OPTIONS:", "--fps <rate>", "(default: 4)", "(values: text, json)"] {
             #expect(probe.contains(section), "probe help lacks \(section)")
         }
+    }
+
+    /// On a CPU that OpenBLAS does not recognise it loads its generic kernels; the tool then
+    /// starts itself again with OPENBLAS_CORETYPE (OpenBLAS reports each choice with
+    /// OPENBLAS_VERBOSE=2), prints its output once, and leaves a core type the user set alone.
+    @Test func runsOpenBLASWithKernelsTheCPUCanRun() throws {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              BLASKernels.preferredCoreType(flags: BLASKernels.cpuFlags()) != nil else { return }
+        let r = try run(vidformerBinary, ["--version"], environment: ["OPENBLAS_VERBOSE": "2"])
+        #expect(r.status == 0)
+        #expect(r.text.split(separator: "\n").count == 1 && r.text.hasPrefix("vidformer "))
+        let cores = r.stderr.split(separator: "\n").filter { $0.hasPrefix("Core: ") }
+        #expect(!cores.isEmpty && cores.last != "Core: Prescott", "\(cores)")
+        let kept = try run(vidformerBinary, ["--version"], environment: ["OPENBLAS_VERBOSE": "2", "OPENBLAS_CORETYPE": "Prescott"])
+        #expect(kept.status == 0)
+        #expect(kept.stderr.split(separator: "\n").filter { $0.hasPrefix("Core: ") } == ["Core: Prescott"])
     }
 
     @Test func versionPrints() throws {
