@@ -91,4 +91,5 @@ if let coreType = BLASKernels.betterCoreType(environment: ProcessInfo.processInf
     execv("/proc/self/exe", CommandLine.unsafeArgv)
 }
 #endif
+Parallel.flushDenormals()
 exit(Main.run(Array(CommandLine.arguments.dropFirst())))
