@@ -162,29 +162,27 @@ func referenceMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int, transA:
 
 @Suite struct DenormalTests {
     /// After `flushDenormals`, a product below the smallest normal float is zero, on the calling
-    /// thread and on `forEachPart`'s workers (the operands come from an array so that nothing is
-    /// folded at compile time).
+    /// thread and on `forEachPart`'s workers. The operands are parsed from strings at run time so
+    /// that the optimizer cannot fold the products at compile time.
     @Test func productsBelowTheNormalRangeAreFlushedToZero() {
         #if arch(x86_64)
-        let operands: [Float] = [1e-30, 1e-12, 1e-20]
+        let small = Float("1e-30")!, smaller = Float("1e-12")!
         Parallel.flushDenormals()
-        let here = operands[0] * operands[1]
-        #expect(here == 0)
+        #expect(small * smaller == 0)
         // A normal product is untouched.
-        #expect(operands[1] * operands[1] > 0)
+        #expect(smaller * smaller > 0)
         let saved = Parallel.workers
         Parallel.workers = 2
         defer { Parallel.workers = saved }
         var results = [Float](repeating: -1, count: 2)
         results.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
-            Parallel.forEachPart(2) { part, _ in base[part] = operands[0] * operands[1] }
+            Parallel.forEachPart(2) { part, _ in base[part] = small * smaller }
         }
         #expect(results == [0, 0])
         // A value that is already denormal counts as zero as an input too.
-        let tiny = Float(bitPattern: 0x0000_0100)
-        let inputs = [tiny]
-        #expect(inputs[0] * 1e30 == 0)
+        let tiny = Float(bitPattern: UInt32("256")!)
+        #expect(tiny * Float("1e30")! == 0)
         #endif
     }
 }
