@@ -30,10 +30,12 @@ public enum BLASKernels {
 
     /// The core type to restart with, or nil to carry on: only when OpenBLAS fell back to its
     /// generic Prescott kernels, the CPU can run better ones, and the user has not chosen a core
-    /// type themselves (`OPENBLAS_CORETYPE` set, even to something slow, is left alone).
-    public static func betterCoreType(environment: [String: String], coreName: String, cpuFlags: Set<String>) -> String? {
+    /// type themselves (`OPENBLAS_CORETYPE` set, even to something slow, is left alone). The
+    /// flags are read only in that case (every start asks).
+    public static func betterCoreType(environment: [String: String], coreName: String,
+                                      cpuFlags: @autoclosure () -> Set<String>) -> String? {
         guard environment["OPENBLAS_CORETYPE"] == nil, coreName.lowercased() == "prescott" else { return nil }
-        return preferredCoreType(flags: cpuFlags)
+        return preferredCoreType(flags: cpuFlags())
     }
 
     /// The first processor's feature flags from /proc/cpuinfo (empty where there is none).
