@@ -15,7 +15,8 @@ def main(model_dir):
     tensors = load_file(os.path.join(model_dir, "model.safetensors"))
     net = config["network"]
     frames = config["frames"]
-    token_width = frames["patch"] ** 2 * 3
+    # As PatchTokenizer.tokenWidth: the patch's pixels, their change (--motion), the statistics.
+    token_width = frames["patch"] ** 2 * 3 * (2 if frames.get("motion") else 1) + frames.get("detail", 0)
     expected = {
         "embed.weight": (token_width, net["width"]),
         "head.frame.weight": (net["width"], len(config["labels"])),
