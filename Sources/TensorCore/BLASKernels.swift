@@ -7,8 +7,9 @@ import Glibc
 ///
 /// OpenBLAS picks its kernels once, when the library loads, from the CPU's model number. On a
 /// virtual CPU it does not know (seen on this project's machines: "Intel(R) Xeon(R) Processor",
-/// with AVX-512) it falls back to its oldest set, Prescott (SSE3): training ran ten times slower
-/// and classifying the demo took 2.35 s instead of 1.34 s. The choice cannot be changed inside
+/// with AVX-512) it falls back to its oldest set, Prescott (SSE3): the first training epoch took
+/// 1,893 s instead of about 165 s, and classifying the demo 2.04–2.12 s instead of 1.21–1.36 s
+/// (BENCHMARKS.md "Session 11"). The choice cannot be changed inside
 /// a running process; `OPENBLAS_CORETYPE` in the environment of a new one can, so the command
 /// line tool starts itself again with it (`betterCoreType`, used by `main`).
 public enum BLASKernels {
